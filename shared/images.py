@@ -1,0 +1,127 @@
+"""Safe image input for every image tab.
+
+Whatever arrives (a path from an upload, a PIL image, nothing at all) leaves as an
+8-bit RGB PIL image of bounded size, or as `BadInput` with a message in plain words.
+Handled on the way: empty, truncated and non-image files; decompression bombs;
+tiny images; EXIF rotation; grayscale, RGBA, palette, CMYK and 16-bit modes.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 40_000_000  # refuse to decode more than 40 megapixels (a 7000x5700 photo)
+MIN_SIDE = 16
+
+
+class BadInput(ValueError):
+    """The request cannot be served as sent; the message is written for the user."""
+
+
+@dataclass
+class InputImage:
+    image: Image.Image  # RGB, at most `max_side` on its longer side
+    original_size: tuple[int, int]  # (width, height) after EXIF rotation, before downscaling
+    notes: list[str] = field(default_factory=list)  # what was done to it, for the user
+
+    @property
+    def scale(self) -> float:
+        """Multiply coordinates on `image` by this to get input-image pixels."""
+        return self.original_size[0] / self.image.width
+
+
+def _open(source: str | Path) -> Image.Image:
+    path = Path(source)
+    if not path.is_file():
+        raise BadInput("The uploaded file could not be found; please upload it again.")
+    if path.stat().st_size == 0:
+        raise BadInput("The uploaded file is empty (0 bytes).")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadInput(_too_big_message(None)) from None
+    except UnidentifiedImageError:
+        raise BadInput(
+            "This file is not an image in a format we can read (PNG, JPEG, WebP, BMP, GIF, TIFF)."
+        ) from None
+    except OSError as exc:
+        raise BadInput(f"The image file could not be read ({exc}).") from None
+
+
+def _too_big_message(size: tuple[int, int] | None) -> str:
+    dims = f"{size[0]}x{size[1]} " if size else ""
+    return (
+        f"The image {dims}is too large to open safely (limit {MAX_PIXELS // 1_000_000} "
+        "megapixels). Please downscale it and try again."
+    )
+
+
+def _to_rgb(img: Image.Image, notes: list[str]) -> Image.Image:
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # High-bit-depth grayscale: stretch the values actually present onto 0..255.
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+        arr = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
+        notes.append(f"converted from {mode} (high bit depth) to 8-bit")
+        return Image.fromarray(np.nan_to_num(arr).astype(np.uint8)).convert("RGB")
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        notes.append("transparent areas filled with white")
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    notes.append(f"converted from {mode} to RGB")
+    return img.convert("RGB")
+
+
+def load_image(
+    source: str | Path | Image.Image | None,
+    *,
+    max_side: int = 1024,
+    min_side: int = MIN_SIDE,
+) -> InputImage:
+    """Validate and normalise one input image (see module docstring)."""
+    if source is None or (isinstance(source, str) and not source.strip()):
+        raise BadInput("No image was given: upload a picture or click one of the examples.")
+    img = source if isinstance(source, Image.Image) else _open(source)
+    if img.width * img.height > MAX_PIXELS:
+        raise BadInput(_too_big_message(img.size))
+    notes: list[str] = []
+    try:
+        img.load()
+        orientation = _exif_orientation(img)
+        rotated = ImageOps.exif_transpose(img)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadInput(_too_big_message(img.size)) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise BadInput(f"The image file is truncated or damaged and cannot be decoded ({exc}).") from None
+    if orientation not in (None, 1):
+        notes.append("rotated upright using its EXIF orientation")
+    img = _to_rgb(rotated, notes)
+    width, height = img.size
+    if min(width, height) < min_side:
+        raise BadInput(
+            f"The image is only {width}x{height} pixels; at least {min_side}x{min_side} is needed."
+        )
+    original = (width, height)
+    if max(width, height) > max_side:
+        img = img.copy()
+        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        notes.append(f"downscaled from {width}x{height} to {img.width}x{img.height} for speed")
+    return InputImage(img, original, notes)
+
+
+def _exif_orientation(img: Image.Image) -> int | None:
+    try:
+        return img.getexif().get(0x0112)
+    except Exception:  # malformed EXIF must not block an otherwise good image
+        return None

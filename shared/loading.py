@@ -1,0 +1,230 @@
+"""Turn a registry entry into a ready model: find or fetch its weights, load, cache.
+
+Weights are only ever read with safetensors or `torch.load(weights_only=True)`, so a
+hostile or damaged file can fail to load but cannot run code. Every failure reaches
+the caller as `ModelUnavailable`, whose message names the model and says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections import Counter, OrderedDict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from shared import device as devices
+from shared.registry import BundledFile, HubFile, ModelSpec, UrlFile, get_spec, specs
+
+
+class ModelUnavailable(RuntimeError):
+    """A model cannot be served right now; the message is written for the user."""
+
+
+def offline() -> bool:
+    """True when no download may be attempted (set on machines without internet)."""
+    flags = (os.environ.get("VISIONLAB_OFFLINE", ""), os.environ.get("HF_HUB_OFFLINE", ""))
+    return any(f.lower() in ("1", "true", "yes") for f in flags)
+
+
+# ---------------------------------------------------------------- where weights live
+
+
+def url_cache_path(w: UrlFile) -> Path:
+    """Where torch.hub keeps a URL download (the same place torchvision uses)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / w.filename
+
+
+def cached_path(spec: ModelSpec) -> Path | None:
+    """The local weights file if it is already here, without touching the network."""
+    w = spec.weights
+    if isinstance(w, BundledFile):
+        return w.path if w.path.is_file() else None
+    if isinstance(w, HubFile):
+        from huggingface_hub import try_to_load_from_cache
+
+        hit = try_to_load_from_cache(w.repo_id, w.filename, revision=w.revision, repo_type=w.repo_type)
+        return Path(hit) if isinstance(hit, str) else None
+    path = url_cache_path(w)
+    return path if path.is_file() else None
+
+
+def availability(spec: ModelSpec) -> tuple[bool, str]:
+    """(usable now, a short status) for the `/models` endpoint and the dropdowns."""
+    if cached_path(spec) is not None:
+        return True, "bundled" if spec.tier == "bundled" else "cached"
+    if spec.tier == "bundled":
+        return False, f"missing checkpoint file {spec.source}"
+    return False, f"needs download ({spec.size_mb:.0f} MB)"
+
+
+def fetch(spec: ModelSpec) -> Path:
+    """The weights file, downloading it first if allowed and needed."""
+    path = cached_path(spec)
+    if path is not None:
+        return path
+    w = spec.weights
+    if isinstance(w, BundledFile):
+        raise ModelUnavailable(
+            f"Model {spec.name!r}: its checkpoint file {spec.source} is missing from this "
+            "installation. The other models still work."
+        )
+    needs = f"Model {spec.name!r} needs a download of {spec.size_mb:.0f} MB from {spec.source}"
+    if offline():
+        raise ModelUnavailable(
+            f"{needs}, and this server is offline. The bundled models still work."
+        )
+    try:
+        if isinstance(w, HubFile):
+            from huggingface_hub import hf_hub_download
+
+            return Path(
+                hf_hub_download(w.repo_id, w.filename, revision=w.revision, repo_type=w.repo_type)
+            )
+        dst = url_cache_path(w)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        # torchvision names files `<name>-<first hex digits of sha256>.pth`;
+        # torch.hub verifies that prefix after the transfer.
+        digest = re.search(r"-([a-f0-9]{6,})\.", w.filename)
+        torch.hub.download_url_to_file(w.url, str(dst), digest.group(1) if digest else None, progress=False)
+        return dst
+    except Exception as exc:  # network errors come in many types; all mean "not now"
+        raise ModelUnavailable(
+            f"{needs}, and the download failed ({type(exc).__name__}: {exc}). "
+            "The bundled models still work."
+        ) from exc
+
+
+# ---------------------------------------------------------------- reading weights
+
+
+def read_state_dict(path: Path, name: str = "") -> dict[str, torch.Tensor]:
+    """Tensors from a `.safetensors` or `.pth` file; never unpickles arbitrary objects."""
+    label = f"Model {name!r}: the" if name else "The"
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path), device="cpu")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelUnavailable(
+            f"{label} checkpoint file {path.name} is damaged or not a weights file "
+            f"({type(exc).__name__}). Delete it so it can be fetched again; the other models still work."
+        ) from exc
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelUnavailable(f"{label} file {path.name} does not hold a plain dict of tensors.")
+    return state
+
+
+def load_model(spec: ModelSpec, device: torch.device | None = None) -> torch.nn.Module:
+    """Build the architecture, fill it with the spec's weights, move it, set eval mode."""
+    state = read_state_dict(fetch(spec), spec.name)
+    if spec.convert is not None:
+        state = spec.convert(state)
+    model = spec.build()
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ModelUnavailable(
+            f"Model {spec.name!r}: the checkpoint does not fit the architecture "
+            f"({str(exc).splitlines()[0]})."
+        ) from exc
+    return model.to(device or devices.pick_device()).eval()
+
+
+def module_bytes(model: Any) -> int:
+    """Memory held by a model's parameters and buffers (what the cache budgets)."""
+    if not isinstance(model, torch.nn.Module):
+        return 0
+    tensors = list(model.parameters()) + list(model.buffers())
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+# ---------------------------------------------------------------- the cache
+
+
+class ModelCache:
+    """Loaded models kept in memory, least recently used evicted past a byte budget.
+
+    Thread-safe, and a model is loaded once even when several requests ask for it at
+    the same moment: each name has its own lock, held while that model loads.
+    """
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget_bytes = budget_bytes
+        self.loads: Counter[str] = Counter()  # how many times each model was loaded
+        self._models: OrderedDict[str, Any] = OrderedDict()
+        self._name_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str, device: torch.device | None = None) -> Any:
+        with self._lock:
+            if name in self._models:
+                self._models.move_to_end(name)
+                return self._models[name]
+            name_lock = self._name_locks.setdefault(name, threading.Lock())
+        with name_lock:
+            with self._lock:  # another thread may have loaded it while we waited
+                if name in self._models:
+                    self._models.move_to_end(name)
+                    return self._models[name]
+            model = load_model(get_spec(name), device)
+            self.loads[name] += 1
+            with self._lock:
+                self._models[name] = model
+                self._evict(keep=name)
+            return model
+
+    def _evict(self, keep: str) -> None:
+        while self.used_bytes() > self.budget_bytes and len(self._models) > 1:
+            oldest = next(n for n in self._models if n != keep)
+            del self._models[oldest]
+
+    def used_bytes(self) -> int:
+        return sum(module_bytes(m) for m in self._models.values())
+
+    def loaded(self) -> list[str]:
+        with self._lock:
+            return list(self._models)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._models.clear()
+
+
+CACHE = ModelCache(int(float(os.environ.get("MODEL_CACHE_MB", "2048")) * 2**20))
+
+
+def get_model(name: str) -> Any:
+    """The shared, cached, ready-to-run model registered as `name`."""
+    return CACHE.get(name)
+
+
+def models_table() -> list[dict[str, Any]]:
+    """The registry as JSON-friendly rows, with whether each model is usable now."""
+    rows = []
+    for s in specs():
+        usable, status = availability(s)
+        rows.append(
+            {
+                "name": s.name,
+                "demo": s.demo,
+                "task": s.task,
+                "tier": s.tier,
+                "source": s.source,
+                "size_mb": round(s.size_mb, 1),
+                "licence": s.licence,
+                "reference_metric": s.reference_metric,
+                "paper": s.paper,
+                "usable": usable,
+                "status": status,
+                "loaded": s.name in CACHE.loaded(),
+            }
+        )
+    return rows

@@ -1,0 +1,133 @@
+"""One typed registry of every model the suite can serve.
+
+Dropdowns, the `/models` endpoint, README tables and tests are all derived from it,
+so a model's name is written exactly once: in the `ModelSpec` its demo registers.
+Two tiers (see DESIGN.md): *bundled* checkpoints trained by this project and shipped
+in `checkpoints/`, and *pretrained* published checkpoints fetched on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINTS = ROOT / "checkpoints"
+
+Tier = Literal["bundled", "pretrained"]
+
+
+@dataclass(frozen=True)
+class BundledFile:
+    """A `.safetensors` file shipped in `checkpoints/` (path relative to it)."""
+
+    filename: str
+
+    @property
+    def path(self) -> Path:
+        return CHECKPOINTS / self.filename
+
+
+@dataclass(frozen=True)
+class HubFile:
+    """One file of a Hugging Face Hub repository, pinned to a commit."""
+
+    repo_id: str
+    filename: str
+    revision: str  # a full commit hash, so the bytes can never change under us
+    repo_type: str = "model"
+
+    @property
+    def url(self) -> str:
+        return f"https://huggingface.co/{self.repo_id}/blob/{self.revision}/{self.filename}"
+
+
+@dataclass(frozen=True)
+class UrlFile:
+    """A file at a fixed URL whose name carries (a prefix of) its SHA-256.
+
+    This is how torchvision publishes its weights (`retinanet_resnet50_fpn_coco-eeacb38b.pth`),
+    and `torch.hub` checks the prefix after the transfer.
+    """
+
+    url: str
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+WeightsSource = BundledFile | HubFile | UrlFile
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything the suite knows about one model, before any weight is loaded."""
+
+    name: str  # unique, shown in the UI and accepted by the API
+    demo: str  # the tab that serves it, e.g. "detection"
+    task: str  # e.g. "object detection"
+    tier: Tier
+    weights: WeightsSource
+    build: Callable[[], Any]  # returns the architecture (an nn.Module) with no weights
+    size_mb: float  # size of the weights file to fetch or ship
+    licence: str
+    paper: str = ""
+    reference_metric: str = ""  # a published figure, with its source
+    description: str = ""
+    # Maps the raw state dict onto `build()`'s key names (official files often differ).
+    convert: Callable[[dict], dict] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        w = self.weights
+        if isinstance(w, BundledFile):
+            return f"checkpoints/{w.filename}"
+        if isinstance(w, HubFile):
+            return w.url
+        return w.url
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+_LOCK = threading.Lock()
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add a model; registering the same spec twice (a module re-import) is harmless."""
+    with _LOCK:
+        old = _REGISTRY.get(spec.name)
+        if old is not None and (old.weights, old.demo) != (spec.weights, spec.demo):
+            raise ValueError(f"Two different models are registered as {spec.name!r}.")
+        _REGISTRY[spec.name] = spec
+    return spec
+
+
+def unregister(name: str) -> None:
+    with _LOCK:
+        _REGISTRY.pop(name, None)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec for `name`, or a `KeyError` whose message lists the valid names."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise KeyError(f"Unknown model {name!r}. Known models: {known}.") from None
+
+
+def specs(demo: str | None = None, tier: Tier | None = None) -> list[ModelSpec]:
+    """Registered specs in registration order, optionally filtered."""
+    return [
+        s
+        for s in _REGISTRY.values()
+        if (demo is None or s.demo == demo) and (tier is None or s.tier == tier)
+    ]
+
+
+def names(demo: str | None = None, tier: Tier | None = None) -> list[str]:
+    return [s.name for s in specs(demo, tier)]
