@@ -106,3 +106,4 @@ def create_models_demo() -> gr.Blocks:
         )
         demo.load(models_rows, outputs=table, api_visibility="private")
     return demo
+

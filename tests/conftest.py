@@ -1,8 +1,11 @@
 """Test-wide settings: never touch the network, keep torch to the machine's cores."""
 
 import os
+import socket
 import sys
 from pathlib import Path
+
+import pytest
 
 # Offline before anything imports huggingface_hub or the loader.
 os.environ.setdefault("VISIONLAB_OFFLINE", "1")
@@ -13,3 +16,52 @@ os.environ.setdefault("DEVICE", "cpu")
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """The real suite, launched once per test session on a free local port."""
+    from app import build_app
+
+    demo = build_app()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
+                            prevent_thread_lock=True, quiet=True)
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+def raw_call(url: str, api_name: str, body: str, timeout: float = 60.0) -> tuple[str, str]:
+    """Call an endpoint with a hand-written JSON body, as a non-Python client could.
+
+    gradio_client refuses to encode NaN or infinity; a raw HTTP client can send them
+    (Python's json module writes and reads `NaN` and `Infinity`). Returns the final
+    server-sent event's name ("complete" or "error") and its data.
+    """
+    import httpx
+
+    base = url.rstrip("/") + f"/gradio_api/call/{api_name}"
+    headers = {"Content-Type": "application/json"}
+    event_id = httpx.post(base, content=body, headers=headers, timeout=timeout).json()["event_id"]
+    event, data = "", ""
+    with httpx.stream("GET", f"{base}/{event_id}", timeout=timeout) as response:
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                data = line.split(":", 1)[1].strip()
+                if event in ("complete", "error"):
+                    break
+    return event, data

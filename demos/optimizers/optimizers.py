@@ -1,0 +1,246 @@
+"""Nine optimizers on a two-parameter point, matching torch.optim step for step.
+
+The playground must redraw as soon as a slider moves, so the optimizers do not
+go through torch at all: the parameter is two python floats, the gradient is
+the surface's analytic one evaluated with ``math``, and each update repeats the
+exact arithmetic of the matching ``torch.optim._single_tensor_*`` function, in
+the same order. The tests compare both implementations step by step.
+
+Every step also records the optimizer's internal state, so the step-by-step
+view can show *why* a step went where it did.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from demos.optimizers import update_rules
+from demos.optimizers.surfaces import SURFACE_NAMES, Surface, get_surface
+from demos.optimizers.update_rules import EXPLANATIONS, OPTIMIZER_NAMES, default_eps
+
+__all__ = [
+    "EXPLANATIONS", "OPTIMIZER_NAMES", "Hyper", "Trajectory", "default_eps",
+    "run", "run_all", "summary", "time_all", "to_dict", "validate_hyper", "validate_run",
+]
+
+MAX_STEPS = 2000
+MAX_COORD = 1e6  # beyond this a run has clearly left the picture: call it diverged
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """Hyperparameters shared by all optimizers; each uses the ones it knows."""
+
+    lr: float
+    momentum: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+    rho: float = 0.9  # Adadelta's decay
+    alpha: float = 0.99  # RMSprop's decay
+    eps: float | None = None  # None: torch's default for each optimizer
+    weight_decay: float = 0.0
+    adadelta_lr: float = 1.0  # Adadelta's update is already unit-correct
+    noise: float = 0.0  # std of Gaussian noise added to each gradient
+    seed: int = 0
+
+
+@dataclass
+class Trajectory:
+    """One optimizer's run. ``xs[k], ys[k]`` is the point after k steps;
+    ``grads[k]`` (the gradient the optimizer was given, noise included, weight
+    decay not) and ``states[k]`` describe step k + 1, from point k to k + 1."""
+
+    name: str
+    xs: list[float]
+    ys: list[float]
+    losses: list[float]
+    grads: list[tuple[float, float]] = field(default_factory=list)
+    states: list[dict[str, Any]] = field(default_factory=list)
+    diverged: bool = False
+    diverged_at: int | None = None
+
+
+def _check_number(value: Any, label: str, *, low: float | None = None,
+                  high: float | None = None, low_open: bool = False,
+                  high_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{label} must be a number, got {value!r}.")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{label} must be a finite number, got {value}.")
+    if low is not None and (value <= low if low_open else value < low):
+        bound = "greater than" if low_open else "at least"
+        raise ValueError(f"{label} must be {bound} {low:g}, got {value:g}.")
+    if high is not None and (value >= high if high_open else value > high):
+        bound = "less than" if high_open else "at most"
+        raise ValueError(f"{label} must be {bound} {high:g}, got {value:g}.")
+    return value
+
+
+def validate_hyper(hyper: Hyper) -> None:
+    """Raise ``ValueError`` with a plain-English message for a bad setting."""
+    _check_number(hyper.lr, "The learning rate", low=0.0, low_open=True)
+    _check_number(hyper.momentum, "Momentum", low=0.0, high=1.0, high_open=True)
+    _check_number(hyper.beta1, "beta1", low=0.0, high=1.0, high_open=True)
+    _check_number(hyper.beta2, "beta2", low=0.0, high=1.0, high_open=True)
+    _check_number(hyper.rho, "Adadelta's rho", low=0.0, high=1.0, high_open=True)
+    _check_number(hyper.alpha, "RMSprop's alpha", low=0.0, high=1.0, high_open=True)
+    if hyper.eps is not None:
+        _check_number(hyper.eps, "Epsilon", low=0.0, low_open=True)
+    _check_number(hyper.weight_decay, "Weight decay", low=0.0)
+    _check_number(hyper.adadelta_lr, "Adadelta's learning rate", low=0.0, low_open=True)
+    _check_number(hyper.noise, "Gradient noise", low=0.0)
+    if isinstance(hyper.seed, bool) or not isinstance(hyper.seed, (int, np.integer)) \
+            or not 0 <= hyper.seed < 2**32:
+        raise ValueError(f"The seed must be a whole number from 0 to 2**32 - 1, got {hyper.seed!r}.")
+
+
+def validate_run(surface_name: str, names: list[str] | tuple[str, ...],
+                 steps: int, x0: float = 0.0, y0: float = 0.0) -> None:
+    """Check the non-hyperparameter inputs of a run; raise ``ValueError``."""
+    if surface_name not in SURFACE_NAMES:
+        raise ValueError(
+            f"Unknown surface {surface_name!r}. Choose one of: {', '.join(SURFACE_NAMES)}."
+        )
+    if not names:
+        raise ValueError("Pick at least one optimizer.")
+    unknown = [n for n in names if n not in OPTIMIZER_NAMES]
+    if unknown:
+        raise ValueError(
+            f"Unknown optimizer {unknown[0]!r}. Choose from: {', '.join(OPTIMIZER_NAMES)}."
+        )
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) \
+            or not 1 <= steps <= MAX_STEPS:
+        raise ValueError(f"The number of steps must be a whole number from 1 to {MAX_STEPS}.")
+    _check_number(x0, "The start x", low=-MAX_COORD, high=MAX_COORD)
+    _check_number(y0, "The start y", low=-MAX_COORD, high=MAX_COORD)
+
+
+def _noise(hyper: Hyper, steps: int) -> list[list[float]] | None:
+    # Drawn up front from the run's seed, so every optimizer sees the very same
+    # noise sequence and differences between them are the optimizers' own.
+    if hyper.noise == 0.0:
+        return None
+    rng = np.random.default_rng(hyper.seed)
+    return (rng.standard_normal((steps, 2)) * hyper.noise).tolist()
+
+
+def _finite(*values: float) -> bool:
+    return all(math.isfinite(v) for v in values)
+
+
+def run(surface: Surface, optimizer_name: str, x0: float, y0: float,
+        steps: int, hyper: Hyper) -> Trajectory:
+    """Run one optimizer from ``(x0, y0)`` for up to ``steps`` updates.
+
+    A run stops early, marked diverged, as soon as a coordinate, the loss or
+    the gradient stops being finite or a coordinate leaves [-1e6, 1e6]; only
+    finite values are kept.
+    """
+    validate_hyper(hyper)
+    validate_run(surface.name, [optimizer_name], steps, x0, y0)
+    f, grad = surface.f, surface.grad
+    step = update_rules.make(optimizer_name, hyper)
+    noise = _noise(hyper, steps)
+
+    p = [float(x0), float(y0)]
+    traj = Trajectory(optimizer_name, [p[0]], [p[1]], [f(p[0], p[1], math)])
+    for k in range(steps):
+        try:
+            gx, gy = grad(p[0], p[1], math)
+            if noise is not None:
+                gx += noise[k][0]
+                gy += noise[k][1]
+            if not _finite(gx, gy):
+                raise OverflowError
+            state = step(p, [gx, gy])
+            x, y = p
+            if not (_finite(x, y) and abs(x) <= MAX_COORD and abs(y) <= MAX_COORD):
+                raise OverflowError
+            loss = f(x, y, math)
+            if not math.isfinite(loss):
+                raise OverflowError
+        except (OverflowError, ZeroDivisionError, ValueError):
+            # Python floats raise on some overflows where numpy returns inf;
+            # either way the run has blown up at step k + 1.
+            traj.diverged, traj.diverged_at = True, k + 1
+            break
+        traj.xs.append(x)
+        traj.ys.append(y)
+        traj.losses.append(loss)
+        traj.grads.append((gx, gy))
+        traj.states.append(state)
+    return traj
+
+
+def run_all(surface: Surface, names: list[str] | tuple[str, ...], x0: float,
+            y0: float, steps: int, hyper: Hyper) -> list[Trajectory]:
+    """Run every optimizer in ``names`` from the same start with the same noise."""
+    validate_run(surface.name, names, steps, x0, y0)
+    return [run(surface, name, x0, y0, steps, hyper) for name in names]
+
+
+def summary(surface: Surface, traj: Trajectory, tol: float = 1e-3) -> dict[str, Any]:
+    """Final point and loss, distance to the nearest minimum, steps to tolerance."""
+    x, y = traj.xs[-1], traj.ys[-1]
+    distance = min(math.hypot(x - mx, y - my) for mx, my in surface.minima)
+    reached = next((k for k, loss in enumerate(traj.losses)
+                    if loss - surface.f_min <= tol), None)
+    return {
+        "optimizer": traj.name,
+        "final_x": x,
+        "final_y": y,
+        "final_loss": traj.losses[-1],
+        "gap_to_min": traj.losses[-1] - surface.f_min,
+        "distance_to_nearest_min": distance,
+        "steps_to_tol": reached,
+        "steps_run": len(traj.xs) - 1,
+        "diverged": traj.diverged,
+        "diverged_at": traj.diverged_at,
+    }
+
+
+def _round(value: float, digits: int = 6) -> float:
+    return float(f"{value:.{digits}g}")
+
+
+def to_dict(traj: Trajectory, max_points: int = 500) -> dict[str, Any]:
+    """A compact JSON-ready view: at most ``max_points`` evenly spaced steps,
+    rounded to 6 significant digits (full runs are too large to ship)."""
+    n = len(traj.xs)
+    idx = sorted(set(np.linspace(0, n - 1, min(n, max_points)).round().astype(int).tolist()))
+    return {
+        "name": traj.name,
+        "step": idx,
+        "x": [_round(traj.xs[i]) for i in idx],
+        "y": [_round(traj.ys[i]) for i in idx],
+        "loss": [_round(traj.losses[i]) for i in idx],
+        "diverged": traj.diverged,
+        "diverged_at": traj.diverged_at,
+    }
+
+
+def time_all(surface_name: str = "Rosenbrock", steps: int = 500,
+             repeats: int = 7) -> dict[str, float]:
+    """Time all nine optimizers for ``steps`` steps from the surface's start.
+
+    Returns the median and 95th-percentile wall time of one full sweep in ms.
+    """
+    surface = get_surface(surface_name)
+    hyper = Hyper(lr=surface.default_lr)
+    x0, y0 = surface.start
+    run_all(surface, OPTIMIZER_NAMES, x0, y0, steps, hyper)  # warm caches
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run_all(surface, OPTIMIZER_NAMES, x0, y0, steps, hyper)
+        times.append((time.perf_counter() - t0) * 1e3)
+    times.sort()
+    p95 = times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)]
+    return {"median_ms": statistics.median(times), "p95_ms": p95}

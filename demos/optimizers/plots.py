@@ -1,0 +1,319 @@
+"""Plotly figures for the optimizer playground and the batch-size panel.
+
+Figures travel to the browser as JSON on every slider move, so they are kept
+small: long paths are thinned to at most 500 points, grids are 80 x 80, large
+arrays are float32 (plotly writes those as compact base64), and the scrubbing
+animation's frames move one marker per optimizer instead of redrawing paths.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from demos.optimizers.batch_modes import BatchModesResult
+from demos.optimizers.optimizers import Trajectory
+from demos.optimizers.surfaces import Surface, grid
+
+COLORS: dict[str, str] = {
+    "SGD": "#1f77b4", "Momentum": "#ff7f0e", "Nesterov": "#2ca02c",
+    "Adagrad": "#d62728", "Adadelta": "#9467bd", "RMSprop": "#8c564b",
+    "Adam": "#e377c2", "AdamW": "#bcbd22", "NAdam": "#17becf",
+}
+BATCH_COLORS = ("#1f77b4", "#d62728", "#2ca02c")  # BGD, SGD, mini-batch
+MAX_PATH_POINTS = 500
+GRID_N = 80
+LOSS_FLOOR = 1e-12
+# The bare "none" template: a named one such as "plotly_white" is copied into
+# every figure, adding ~6.5 kB of JSON and ~15 ms of build time each.
+_FONT = dict(family="Helvetica, Arial, sans-serif", size=13)
+_NO_WAIT = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0))
+
+
+def _finish(fig: go.Figure, title: str, **layout: Any) -> go.Figure:
+    """Shared look: title on top, a horizontal legend under it, no zero lines."""
+    fig.update_layout(
+        template="none", font=_FONT, margin=dict(l=60, r=20, t=120, b=60),
+        title=dict(text=title, x=0.5, xanchor="center", y=0.98, yanchor="top"),
+        legend=dict(orientation="h", x=0, y=1.02, xanchor="left", yanchor="bottom"),
+        **layout,
+    )
+    fig.update_xaxes(zeroline=False)
+    fig.update_yaxes(zeroline=False)
+    return fig
+
+
+def _thin(n: int, k: int = MAX_PATH_POINTS) -> np.ndarray:
+    """At most ``k`` evenly spaced indices into ``range(n)``, ends included."""
+    if n <= k:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, k).round().astype(int))
+
+
+def _f32(values: Any) -> np.ndarray:
+    return np.asarray(values, dtype=np.float32)
+
+
+def _colour_scale(surface: Surface, Z: np.ndarray) -> tuple[np.ndarray, str]:
+    # Surfaces like Rosenbrock span five decades; linear colours would show
+    # only the walls and hide the valley the optimizers actually travel.
+    if surface.log_contour:
+        return np.log10(np.maximum(Z - surface.f_min, 0.0) + 1e-4), "log10(f - f*)"
+    return Z, "f(x, y)"
+
+
+def _dash(name: str) -> str:
+    # AdamW sits exactly on Adam when weight decay is 0; a dash keeps both visible.
+    return "dash" if name == "AdamW" else "solid"
+
+
+def _label(traj: Trajectory) -> str:
+    return f"{traj.name} (diverged at step {traj.diverged_at})" if traj.diverged else traj.name
+
+
+def _markers(points: Sequence[tuple[float, float]], name: str, symbol: str) -> go.Scatter:
+    return go.Scatter(
+        x=[p[0] for p in points], y=[p[1] for p in points], mode="markers", name=name,
+        marker=dict(symbol=symbol, size=14, color="white", line=dict(color="black", width=1.5)),
+    )
+
+
+def _axes(fig: go.Figure, surface: Surface) -> None:
+    xmin, xmax, ymin, ymax = surface.domain
+    # Equal scaling keeps angles true: a 30-degree valley should look like one.
+    # "domain" shrinks the plot area to fit instead of widening the x range.
+    fig.update_xaxes(title="x", range=[xmin, xmax], constrain="domain")
+    fig.update_yaxes(title="y", range=[ymin, ymax], scaleanchor="x", scaleratio=1,
+                     constrain="domain")
+
+
+def contour_figure(surface: Surface, trajectories: Sequence[Trajectory],
+                   n_frames: int = 50) -> go.Figure:
+    """Contour map with every optimizer's path and a step slider / play button."""
+    xs, ys, Z = grid(surface, GRID_N)
+    z, z_title = _colour_scale(surface, Z)
+    fig = go.Figure(go.Contour(
+        x=_f32(xs), y=_f32(ys), z=_f32(z), colorscale="Viridis", ncontours=30,
+        colorbar=dict(title=z_title), showlegend=False,
+        hovertemplate=f"x=%{{x:.3f}}<br>y=%{{y:.3f}}<br>{z_title}=%{{z:.3g}}<extra></extra>",
+    ))
+    fig.add_trace(_markers(surface.minima, "minimum", "star"))
+    if trajectories:
+        fig.add_trace(_markers([(trajectories[0].xs[0], trajectories[0].ys[0])], "start", "circle"))
+    for traj in trajectories:
+        idx = _thin(len(traj.xs))
+        fig.add_trace(go.Scatter(
+            x=_f32(traj.xs)[idx], y=_f32(traj.ys)[idx], mode="lines", name=_label(traj),
+            legendgroup=traj.name,
+            line=dict(color=COLORS.get(traj.name, "black"), width=2, dash=_dash(traj.name)),
+        ))
+    # All moving markers share one trace, added last: each frame then replaces
+    # a single small trace, which keeps both the JSON and the build time low.
+    def where(k: int) -> dict[str, list[float]]:
+        return {"x": [t.xs[min(k, len(t.xs) - 1)] for t in trajectories],
+                "y": [t.ys[min(k, len(t.ys) - 1)] for t in trajectories]}
+
+    fig.add_trace(go.Scatter(
+        **where(0), mode="markers", showlegend=False, name="position",
+        text=[t.name for t in trajectories], hovertemplate="%{text}<extra></extra>",
+        marker=dict(size=11, color=[COLORS.get(t.name, "black") for t in trajectories],
+                    line=dict(color="white", width=1.5)),
+    ))
+    longest = max((len(t.xs) for t in trajectories), default=1)
+    steps = _thin(longest, n_frames + 1).tolist()
+    marker_trace = len(fig.data) - 1
+    fig.frames = [{"name": str(k), "traces": [marker_trace],
+                   "data": [{"type": "scatter", **where(k)}]} for k in steps]
+    _finish(
+        fig, f"{surface.name}: optimizer paths", height=640,
+        sliders=[dict(
+            active=0, x=0.1, len=0.9, y=0, yanchor="top", pad=dict(t=50, b=10),
+            currentvalue=dict(prefix="Step "),
+            steps=[dict(method="animate", label=str(k),
+                        args=[[str(k)], dict(mode="immediate", **_NO_WAIT)]) for k in steps],
+        )],
+        updatemenus=[dict(
+            type="buttons", direction="left", showactive=False, x=0.1, y=0,
+            xanchor="right", yanchor="top", pad=dict(t=87, r=10),
+            buttons=[
+                dict(label="Play", method="animate", args=[None, dict(
+                    frame=dict(duration=80, redraw=False), transition=dict(duration=0),
+                    fromcurrent=True)]),
+                dict(label="Pause", method="animate",
+                     args=[[None], dict(mode="immediate", **_NO_WAIT)]),
+            ],
+        )],
+    )
+    _axes(fig, surface)
+    return fig
+
+
+def _height(surface: Surface, values: np.ndarray) -> tuple[np.ndarray, str]:
+    if surface.log_contour:
+        return np.log10(1.0 + np.maximum(values - surface.f_min, 0.0)), "log10(1 + f - f*)"
+    return values, "f(x, y)"
+
+
+def surface_figure(surface: Surface, trajectories: Sequence[Trajectory]) -> go.Figure:
+    """The surface in 3-D with each path drawn on top of it."""
+    xs, ys, Z = grid(surface, GRID_N)
+    height, z_title = _height(surface, Z)
+    lift = 0.01 * float(np.ptp(height))  # keeps paths from sinking into the mesh
+    fig = go.Figure(go.Surface(x=_f32(xs), y=_f32(ys), z=_f32(height), colorscale="Viridis",
+                               opacity=0.85, showscale=False, name="surface"))
+    xmin, xmax, ymin, ymax = surface.domain
+    for traj in trajectories:
+        idx = _thin(len(traj.xs))
+        px, py = np.asarray(traj.xs)[idx], np.asarray(traj.ys)[idx]
+        pz = _height(surface, np.asarray(traj.losses)[idx])[0] + lift
+        # Points off the plotted patch become gaps instead of stretching the box.
+        outside = (px < xmin) | (px > xmax) | (py < ymin) | (py > ymax)
+        pz = np.where(outside, np.nan, pz)
+        fig.add_trace(go.Scatter3d(
+            x=_f32(px), y=_f32(py), z=_f32(pz), mode="lines", name=_label(traj),
+            line=dict(color=COLORS.get(traj.name, "black"), width=5),
+        ))
+    mz = _height(surface, np.full(len(surface.minima), surface.f_min))[0] + lift
+    fig.add_trace(go.Scatter3d(
+        x=[m[0] for m in surface.minima], y=[m[1] for m in surface.minima], z=mz.tolist(),
+        mode="markers", name="minimum", marker=dict(symbol="diamond", size=5, color="white",
+                                                    line=dict(color="black", width=1)),
+    ))
+    # Looking from the (-x, -y) corner, above: valleys open towards the viewer.
+    _finish(fig, f"{surface.name} in 3-D",
+            scene=dict(xaxis_title="x", yaxis_title="y", zaxis_title=z_title,
+                       aspectmode="manual", aspectratio=dict(x=1, y=1, z=0.6),
+                       camera=dict(eye=dict(x=-1.3, y=-1.5, z=1.3))))
+    return fig
+
+
+def loss_figure(surface: Surface, trajectories: Sequence[Trajectory]) -> go.Figure:
+    """Gap to the best value, f - f*, per step on a log axis."""
+    fig = go.Figure()
+    for traj in trajectories:
+        idx = _thin(len(traj.losses))
+        gap = np.maximum(np.asarray(traj.losses)[idx] - surface.f_min, LOSS_FLOOR)
+        colour = COLORS.get(traj.name, "black")
+        fig.add_trace(go.Scatter(
+            x=idx.astype(np.int32), y=_f32(gap), mode="lines", name=_label(traj),
+            legendgroup=traj.name, line=dict(color=colour, width=2, dash=_dash(traj.name)),
+        ))
+        if traj.diverged:
+            fig.add_trace(go.Scatter(
+                x=[int(idx[-1])], y=[float(gap[-1])], mode="markers", showlegend=False,
+                legendgroup=traj.name, hovertemplate=f"{traj.name} diverged<extra></extra>",
+                marker=dict(symbol="x", size=12, color=colour),
+            ))
+    _finish(fig, f"{surface.name}: distance to the best value per step",
+            xaxis_title="step", yaxis_title="f - f* (log scale)")
+    fig.update_yaxes(type="log", exponentformat="power")
+    return fig
+
+
+def _format_state(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "(" + ", ".join(f"{v:.3g}" for v in value) + ")"
+    return f"{value:.3g}"
+
+
+def step_figure(surface: Surface, traj: Trajectory, step: int) -> go.Figure:
+    """Zoom on update number ``step`` (1-based: from point ``step - 1`` to ``step``).
+
+    Arrows show where plain gradient descent would go, the momentum or first
+    moment (on the same ``-lr`` scale) and the step actually taken. Out-of-range
+    steps are clamped to the run.
+    """
+    step = max(1, min(int(step), len(traj.states)))
+    k = step - 1  # index of the starting point, its gradient and its state
+    x0, y0 = traj.xs[k], traj.ys[k]
+    state = traj.states[k] if traj.states else {}
+    # Drawn in this order, widest first, so a shorter arrow on top of a longer
+    # one in the same direction stays visible.
+    arrows = [("-lr x gradient (plain GD step)", state.get("raw_step"), "#9a9a9a", 5.0),
+              ("-lr x momentum", state.get("momentum_step"), "#ff7f0e", 3.0),
+              ("actual step", state.get("update"), "#d62728", 2.0)]
+    arrows = [a for a in arrows if a[1] is not None and math.hypot(*a[1]) > 0]
+    xmin, xmax, ymin, ymax = surface.domain
+    span = max(xmax - xmin, ymax - ymin)
+    longest = max((math.hypot(*a[1]) for a in arrows), default=0.0)
+    # Frame every arrow, but never zoom in past 1/1000 or out past the domain.
+    half = min(max(1.4 * longest, 1e-3 * span), span)
+    gx = np.linspace(x0 - half, x0 + half, 60)
+    gy = np.linspace(y0 - half, y0 + half, 60)
+    z, z_title = _colour_scale(surface, surface.f(*np.meshgrid(gx, gy), np))
+    fig = go.Figure(go.Contour(x=_f32(gx), y=_f32(gy), z=_f32(z), colorscale="Viridis",
+                               ncontours=25, colorbar=dict(title=z_title), showlegend=False,
+                               hoverinfo="skip"))
+    lo, hi = max(0, k - 30), min(len(traj.xs), k + 2)
+    fig.add_trace(go.Scatter(
+        x=traj.xs[lo:hi], y=traj.ys[lo:hi], mode="lines+markers", name=f"{traj.name} path",
+        line=dict(color=COLORS.get(traj.name, "black"), width=2), marker=dict(size=5),
+    ))
+    fig.add_trace(go.Scatter(x=[x0], y=[y0], mode="markers", name=f"point before step {step}",
+                             marker=dict(size=12, color="white", line=dict(color="black", width=2))))
+    for name, (dx, dy), colour, width in arrows:
+        fig.add_annotation(x=x0 + dx, y=y0 + dy, ax=x0, ay=y0, xref="x", yref="y",
+                           axref="x", ayref="y", showarrow=True, arrowhead=3,
+                           arrowwidth=width, arrowcolor=colour, text="")
+        # An annotation's text sits at the arrow's tail, where all three start,
+        # so each arrow is named by a legend entry instead.
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color=colour, width=3),
+                                 name=f"{name} (length {math.hypot(dx, dy):.2g})"))
+    details = [f"{key.replace('_', ' ')}: {_format_state(value)}" for key, value in state.items()
+               if key not in ("raw_step", "momentum_step", "update")]
+    if details:
+        fig.add_annotation(xref="paper", yref="paper", x=0.01, y=0.99, xanchor="left",
+                           yanchor="top", showarrow=False, align="left", text="<br>".join(details),
+                           bgcolor="rgba(255,255,255,0.8)", font=dict(size=11))
+    if traj.states:
+        title = f"{traj.name}, step {step}: loss {traj.losses[k]:.4g} -> {traj.losses[k + 1]:.4g}"
+    else:
+        title = f"{traj.name}: no step was taken (diverged at once)"
+    _finish(fig, title)
+    fig.update_xaxes(title="x", range=[x0 - half, x0 + half], constrain="domain")
+    fig.update_yaxes(title="y", range=[y0 - half, y0 + half], scaleanchor="x", scaleratio=1,
+                     constrain="domain")
+    return fig
+
+
+def batch_figures(result: BatchModesResult) -> tuple[go.Figure, go.Figure, go.Figure]:
+    """(weight-space paths, loss per epoch, loss per gradient evaluation)."""
+    ws, bs, Z = result.grid
+    best = result.optimum_loss
+    paths = go.Figure(go.Contour(
+        x=_f32(ws), y=_f32(bs), z=_f32(np.log10(np.maximum(Z - best, 0.0) + 1e-6)),
+        colorscale="Viridis", ncontours=30, colorbar=dict(title="log10(loss - best)"),
+        showlegend=False, hoverinfo="skip",
+    ))
+    epochs, evals = go.Figure(), go.Figure()
+    for run, colour in zip(result.runs, BATCH_COLORS, strict=False):
+        idx = _thin(len(run.ws))
+        paths.add_trace(go.Scatter(x=_f32(run.ws)[idx], y=_f32(run.bs)[idx], mode="lines",
+                                   name=run.label, line=dict(color=colour, width=2)))
+        gap = np.maximum(np.asarray(run.epoch_losses) - best, LOSS_FLOOR)
+        epochs.add_trace(go.Scatter(x=np.arange(len(gap), dtype=np.int32), y=_f32(gap),
+                                    mode="lines+markers", name=run.label,
+                                    line=dict(color=colour, width=2)))
+        # Index 0 (no gradients yet) cannot sit on a log axis.
+        idx = _thin(len(run.grad_evals) - 1) + 1 if len(run.grad_evals) > 1 else np.arange(0)
+        gap = np.maximum(np.asarray(run.losses)[idx] - best, LOSS_FLOOR)
+        evals.add_trace(go.Scatter(x=np.asarray(run.grad_evals)[idx].astype(np.int32),
+                                   y=_f32(gap), mode="lines", name=run.label,
+                                   line=dict(color=colour, width=2)))
+    paths.add_trace(_markers([result.start], "start", "circle"))
+    paths.add_trace(_markers([result.optimum], "exact optimum", "star"))
+    _finish(paths, f"{result.model.capitalize()} regression: paths in weight space",
+            xaxis_title="w (slope)", yaxis_title="b (intercept)")
+    _finish(epochs, "Full-data loss after each epoch",
+            xaxis_title="epoch", yaxis_title="loss - best loss (log scale)")
+    _finish(evals, "Full-data loss against work done",
+            xaxis_title="per-sample gradients computed (log scale)",
+            yaxis_title="loss - best loss (log scale)")
+    for fig in (epochs, evals):
+        fig.update_yaxes(type="log", exponentformat="power")
+    evals.update_xaxes(type="log")
+    return paths, epochs, evals
