@@ -40,3 +40,21 @@ class Radio(gr.Radio):
 
     def preprocess(self, payload: Any) -> Any:
         return payload
+
+
+class Image(gr.Image):
+    """An image input that passes the uploaded file's path on undecoded.
+
+    Gradio's own Image decodes the upload before the handler runs, so a broken or
+    non-image file fails there with a bare exception. Here `shared.images.load_image`
+    does the decoding and answers bad files in plain words. Use with type="filepath".
+    """
+
+    is_template = True
+
+    def preprocess(self, payload: Any) -> Any:
+        if payload is None:
+            return None
+        if payload.url and payload.url.startswith("data:"):  # webcam and pasted images
+            return super().preprocess(payload)
+        return payload.path

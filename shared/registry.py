@@ -8,6 +8,7 @@ in `checkpoints/`, and *pretrained* published checkpoints fetched on first use.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKPOINTS = ROOT / "checkpoints"
+# VISIONLAB_CHECKPOINTS points the bundled tier elsewhere, e.g. at freshly trained files.
+CHECKPOINTS = Path(os.environ.get("VISIONLAB_CHECKPOINTS", ROOT / "checkpoints"))
 
 Tier = Literal["bundled", "pretrained"]
 

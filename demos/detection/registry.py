@@ -1,0 +1,98 @@
+"""The detection tab's models: three bundled detectors and torchvision's COCO detectors.
+
+The bundled three are one architecture trained three times, changing only the
+classification loss (see train.py). The pretrained ones are torchvision's published
+COCO checkpoints; their size, box AP and GFLOPS come from torchvision's own metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import torchvision.models.detection as tvd
+
+from demos.detection.data import CLASSES
+from demos.detection.model import build_detector, read_metadata
+from shared.registry import BundledFile, ModelSpec, UrlFile, register
+
+DEMO = "detection"
+FOCAL_PAPER = "Lin et al. 2017, Focal Loss for Dense Object Detection, arXiv:1708.02002"
+
+BUNDLED_LOSSES = {
+    "focal": "focal loss (γ=2, α=0.25)",
+    "ce": "α-balanced cross-entropy (α=0.75)",
+    "ohem": "cross-entropy with OHEM (1:3)",
+}
+
+
+def bundled_name(loss: str) -> str:
+    return f"tiny-retinanet-{loss}"
+
+
+def _bundled_metric(filename: str) -> str:
+    try:
+        meta = read_metadata(BundledFile(filename).path)
+    except Exception:  # a missing file is reported by the loader, not here
+        return ""
+    ap = meta.get("val_ap")
+    return f"AP {float(ap) * 100:.1f} on generated val scenes (measured here)" if ap else ""
+
+
+for _loss, _what in BUNDLED_LOSSES.items():
+    _file = f"detection_{_loss}.safetensors"
+    register(ModelSpec(
+        name=bundled_name(_loss), demo=DEMO, task="object detection (5 shape classes)",
+        tier="bundled", weights=BundledFile(_file), build=partial(build_detector, _loss),
+        size_mb=1.5, licence="MIT", paper=FOCAL_PAPER, reference_metric=_bundled_metric(_file),
+        description=f"Compact RetinaNet trained here on generated scenes with {_what}.",
+        extra={"categories": list(CLASSES), "loss": _loss},
+    ))
+
+
+# name -> (builder, weights enum member, how it copes with background)
+PRETRAINED: dict[str, tuple[Callable, object, str]] = {
+    "retinanet_resnet50_fpn": (tvd.retinanet_resnet50_fpn, tvd.RetinaNet_ResNet50_FPN_Weights.COCO_V1,
+                               "one-stage, focal loss over all anchors"),
+    "retinanet_resnet50_fpn_v2": (tvd.retinanet_resnet50_fpn_v2,
+                                  tvd.RetinaNet_ResNet50_FPN_V2_Weights.COCO_V1,
+                                  "one-stage, focal loss over all anchors"),
+    "fasterrcnn_resnet50_fpn_v2": (tvd.fasterrcnn_resnet50_fpn_v2,
+                                   tvd.FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1,
+                                   "two-stage: proposals, then sampled 1:3 minibatches"),
+    "fasterrcnn_mobilenet_v3_large_320_fpn": (
+        tvd.fasterrcnn_mobilenet_v3_large_320_fpn,
+        tvd.FasterRCNN_MobileNet_V3_Large_320_FPN_Weights.COCO_V1,
+        "two-stage: proposals, then sampled 1:3 minibatches"),
+    "ssd300_vgg16": (tvd.ssd300_vgg16, tvd.SSD300_VGG16_Weights.COCO_V1,
+                     "one-stage, hard negative mining 3:1"),
+    "ssdlite320_mobilenet_v3_large": (tvd.ssdlite320_mobilenet_v3_large,
+                                      tvd.SSDLite320_MobileNet_V3_Large_Weights.COCO_V1,
+                                      "one-stage, hard negative mining 3:1"),
+}
+
+
+def _build_pretrained(builder: Callable) -> object:
+    # No weights and no backbone weights: the loader fills in the COCO checkpoint.
+    return builder(weights=None, weights_backbone=None, num_classes=91)
+
+
+for _name, (_builder, _weights, _how) in PRETRAINED.items():
+    _meta = _weights.meta
+    _ap = _meta["_metrics"]["COCO-val2017"]["box_map"]
+    register(ModelSpec(
+        name=_name, demo=DEMO, task="object detection (COCO, 80 classes)", tier="pretrained",
+        weights=UrlFile(_weights.url), build=partial(_build_pretrained, _builder),
+        size_mb=float(_meta["_file_size"]), licence="BSD-3-Clause (torchvision)",
+        paper=_meta.get("recipe", ""),
+        reference_metric=f"COCO val2017 box AP {_ap} (torchvision); {_meta['_ops']:.1f} GFLOPS",
+        description=_how,
+        extra={"categories": list(_meta["categories"]), "box_ap": _ap, "gflops": _meta["_ops"],
+               "how": _how},
+    ))
+
+
+def detection_names(tier: str | None = None) -> list[str]:
+    from shared.registry import names
+
+    return names(DEMO, tier)  # type: ignore[arg-type]
