@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import optimizers
+from benchmarks import detection, optimizers
 from benchmarks.timing import ROOT, launched_app
 
 
@@ -44,12 +44,17 @@ def main() -> None:
     args = p.parse_args()
 
     torch.set_num_threads(os.cpu_count() or 1)
-    rows = optimizers.compute_rows(args.repeats)
-    with launched_app() as (url, startup_s):
-        from gradio_client import Client
+    from gradio_client import Client
 
-        client = Client(url, verbose=False)
-        rows += optimizers.redraw_rows(client, args.repeats)
+    rows = optimizers.compute_rows(args.repeats)
+    model_rows, timings = detection.model_rows(args.repeats)
+    rows += model_rows
+    with launched_app(script=["-m", "benchmarks.floor"]) as (floor_url, _):
+        floor_client = Client(floor_url, verbose=False)
+        with launched_app() as (url, startup_s):
+            client = Client(url, verbose=False)
+            rows += optimizers.redraw_rows(client, args.repeats)
+            rows += detection.end_to_end_rows(client, floor_client, timings, args.repeats)
     rows.append({"what": "app: process start to first answered request", "median_ms": startup_s * 1000,
                  "p95_ms": startup_s * 1000, "goal": "", "met": None})
 

@@ -44,7 +44,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def launched_app(demo: str = "", timeout: float = 180.0) -> Iterator[tuple[str, float]]:
+def launched_app(demo: str = "", timeout: float = 180.0, script: list[str] | None = None,
+                 ) -> Iterator[tuple[str, float]]:
     """Start `python app.py` in a fresh process; yield (url, seconds until it answered).
 
     The start-up time runs from process start to the first successful `/models` call,
@@ -54,14 +55,17 @@ def launched_app(demo: str = "", timeout: float = 180.0) -> Iterator[tuple[str, 
 
     port = free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "VISIONLAB_OFFLINE": "1"}
-    args = [sys.executable, "app.py", "--port", str(port)] + (["--demo", demo] if demo else [])
+    if script is not None:  # another server, e.g. the Gradio floor; it takes the port as argument
+        args = [sys.executable, *script, str(port)]
+    else:
+        args = [sys.executable, "app.py", "--port", str(port)] + (["--demo", demo] if demo else [])
     t0 = time.perf_counter()
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/"
     try:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"app.py exited early:\n{proc.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"{args[1]} exited early:\n{proc.stderr.read().decode()[-2000:]}")
             if time.perf_counter() - t0 > timeout:
                 raise TimeoutError(f"app.py did not answer within {timeout:.0f} s")
             try:
