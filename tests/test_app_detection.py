@@ -100,7 +100,7 @@ def test_bad_image_files_get_plain_errors(client, tmp_path, make, message):
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "I;16"])
 def test_unusual_image_modes_are_served(client, tmp_path, mode):
     scene = Image.open(SCENE)
-    img = (Image.fromarray((np.asarray(scene.convert("L"), dtype=np.uint16) * 200))
+    img = (Image.fromarray(np.asarray(scene.convert("L"), dtype=np.uint16) * 200)
            if mode == "I;16" else scene.convert(mode))
     path = _image_file(tmp_path, f"m.{'tiff' if mode in ('CMYK', 'I;16') else 'png'}", img)
     gallery, data = client.predict(image=handle_file(path), models=BUNDLED[:1], score_threshold=0.3,
