@@ -33,8 +33,9 @@ pictures and numbers computed on this machine as you watch."""
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="amber")
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
-footer { visibility: hidden; }
 """
+# Gradio 6 takes theme and css at launch; tests and benchmarks launch with the same look.
+STYLE = {"theme": THEME, "css": CSS}
 
 
 def build_app(names: list[str] | None = None) -> gr.Blocks:
@@ -85,8 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         share=args.share,
         max_file_size=args.max_file_size,
         mcp_server=args.mcp or None,
-        theme=THEME,
-        css=CSS,
+        **STYLE,
     )
 
 

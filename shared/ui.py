@@ -98,7 +98,7 @@ def create_models_demo() -> gr.Blocks:
             "and ship with it; **pretrained** ones are the published checkpoints, fetched on "
             "first use and cached. Reference metrics are the publishers' figures."
         )
-        table = gr.Dataframe(headers=MODEL_COLUMNS, interactive=False, wrap=True)
+        table = gr.Dataframe(headers=MODEL_COLUMNS, interactive=False, wrap=True, elem_id="models-table")
         refresh = gr.Button("Refresh", size="sm")
         data = gr.JSON(visible=False)
         refresh.click(models_json, outputs=data, api_name="models").then(

@@ -27,10 +27,10 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def app_url():
     """The real suite, launched once per test session on a free local port."""
-    from app import build_app
+    from app import STYLE, build_app
 
     demo = build_app()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
+    _, url, _ = demo.launch(**STYLE, server_name="127.0.0.1", server_port=free_port(),
                             prevent_thread_lock=True, quiet=True)
     yield url
     demo.close()

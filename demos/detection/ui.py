@@ -135,10 +135,12 @@ def create_demo() -> gr.Blocks:
                 models = inputs.CheckboxGroup(_choices(), value=bundled, label="models")
                 threshold = inputs.Slider(0.05, 0.95, value=0.3, step=0.05, label="score threshold")
                 run = gr.Button("Detect", variant="primary")
-                gr.Examples([[p] for p in scenes], inputs=[image], label="generated scenes (bundled models)")
+                gr.Examples([[p] for p in scenes], inputs=[image], label="generated scenes (bundled models)",
+                            elem_id="detection-examples-scenes")
                 gr.Examples([[p] for p in photos], inputs=[image], label="photos (COCO models)")
             with gr.Column(scale=2):
                 gallery = gr.Gallery(label="detections, one image per model", columns=3, height=420,
+                                     elem_id="detection-gallery",
                                      object_fit="contain", buttons=["download", "fullscreen"])
                 with gr.Accordion("Detections as JSON", open=False):
                     found = gr.JSON(show_label=False)

@@ -275,7 +275,7 @@ def create_demo() -> gr.Blocks:
                         )
                         seed = gr.Number(0, precision=0, label="noise seed")
                 with gr.Column(scale=3):
-                    contour = gr.Plot(
+                    contour = gr.Plot(elem_id="optimizers-contour",
                         label="paths on the contour map (press ▶ or drag the step slider)", show_label=False
                     )
                     with gr.Row():
