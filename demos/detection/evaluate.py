@@ -115,7 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     header = (
         f"{'checkpoint':34s} {'loss':6s} " + " ".join(f"{k:>9s}" for k in METRIC_KEYS) + f" {'ms/img':>7s}"
     )
-    print(f"val scenes 0..{args.n - 1}, score threshold {args.score_threshold}")
+    # Threads matter: more threads than free cores makes each inference far slower, not faster.
+    threads = torch.get_num_threads()
+    print(f"val scenes 0..{args.n - 1}, score threshold {args.score_threshold}, {threads} torch threads")
     print(header)
     print("-" * len(header))
     model = None

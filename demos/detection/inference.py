@@ -16,7 +16,7 @@ from torchvision.ops import sigmoid_focal_loss
 
 from demos.detection.data import make_scene, to_tensor
 from demos.detection.losses import one_hot_targets
-from demos.detection.model import _forward_matched
+from demos.detection.model import forward_matched
 from shared import device as devices
 from shared.loading import get_model
 from shared.registry import get_spec
@@ -134,7 +134,7 @@ def anatomy(name: str, image: Image.Image, truth: tuple[torch.Tensor, torch.Tens
         source = "the model's own detections with score >= 0.5 (no annotations for this image)"
     dev = next(model.parameters()).device
     target = {"boxes": truth[0].to(dev), "labels": truth[1].to(dev)}
-    logits, _, matched = _forward_matched(model, to_tensor(image).to(dev), target)
+    logits, _, matched = forward_matched(model, to_tensor(image).to(dev), target)
     logits, matched = logits.float().cpu(), matched.cpu()
     targets = one_hot_targets(logits, matched, truth[1])  # (A, K) one-hot, zeros for background
     valid = matched != -2  # between the IoU thresholds: ignored by RetinaNet's loss

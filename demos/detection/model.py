@@ -175,7 +175,7 @@ def count_parameters(model: nn.Module) -> int:
 
 
 @torch.no_grad()
-def _forward_matched(model: RetinaNet, image: torch.Tensor, target: dict[str, torch.Tensor]):
+def forward_matched(model: RetinaNet, image: torch.Tensor, target: dict[str, torch.Tensor]):
     """Logits (A, K), anchors (A, 4) and matcher output (A,) for one image, as in training."""
     was_training = model.training
     model.eval()
@@ -185,7 +185,7 @@ def _forward_matched(model: RetinaNet, image: torch.Tensor, target: dict[str, to
     anchors = model.anchor_generator(images, features)[0]  # (A, 4) xyxy in the resized image
     boxes = targets[0]["boxes"]
     if boxes.numel() == 0:
-        matched = torch.full((anchors.shape[0],), -1, dtype=torch.int64)
+        matched = torch.full((anchors.shape[0],), -1, dtype=torch.int64, device=anchors.device)
     else:
         matched = model.proposal_matcher(box_iou(boxes, anchors))
     model.train(was_training)
@@ -194,13 +194,13 @@ def _forward_matched(model: RetinaNet, image: torch.Tensor, target: dict[str, to
 
 def match_anchors(model: RetinaNet, image: torch.Tensor, target: dict[str, torch.Tensor]):
     """(anchors (A, 4), matched_idxs (A,)) with the model's own anchor generator and matcher."""
-    _, anchors, matched = _forward_matched(model, image, target)
+    _, anchors, matched = forward_matched(model, image, target)
     return anchors, matched
 
 
 def anchor_anatomy(model: RetinaNet, image: torch.Tensor, target: dict[str, torch.Tensor]) -> dict:
     """Per-anchor CE and focal loss of one image (see losses.anchor_loss_anatomy)."""
-    logits, anchors, matched = _forward_matched(model, image, target)
+    logits, anchors, matched = forward_matched(model, image, target)
     result = anchor_loss_anatomy(logits, matched, target["labels"])
     result["anchors"] = anchors
     return result

@@ -153,6 +153,11 @@ def main(argv: list[str] | None = None) -> dict:
         default=0,
         help="pause after this step (state saved, schedule unchanged); resume later with --resume",
     )
+    parser.add_argument(
+        "--export-now",
+        action="store_true",
+        help="with --resume: evaluate and write the checkpoint from the saved state, without training",
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument(
         "--eval-n", type=int, default=500, help="val scenes for the card's AP (0 skips evaluation)"
@@ -172,6 +177,9 @@ def main(argv: list[str] | None = None) -> dict:
     model.train()
     t0 = time.time()
     stop = min(args.stop_at, args.steps) if args.stop_at > 0 else args.steps
+    if args.export_now:
+        # Cut short (e.g. out of time): export what the saved state has; the card says so.
+        stop = start
     bar = tqdm(range(start, stop), initial=start, total=args.steps, desc=args.loss, mininterval=10)
     for step in bar:
         for group in optimizer.param_groups:
@@ -199,14 +207,15 @@ def main(argv: list[str] | None = None) -> dict:
                 },
             )
     training_seconds = elapsed + time.time() - t0
-    if stop < args.steps:
+    if stop < args.steps and not args.export_now:
         print(f"paused {args.loss} at step {stop} of {args.steps}; continue with --resume")
         return {"loss": args.loss, "step": stop}
 
     model.eval()
     meta = {
         "loss": args.loss,
-        "steps": args.steps,
+        "steps": stop,
+        "planned_steps": args.steps,
         "batch_size": args.batch_size,
         "lr": args.lr,
         "warmup": args.warmup,

@@ -1,0 +1,277 @@
+"""Tests for the focal-loss experiment: losses, data, training and bundled checkpoints."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torchvision.ops import box_iou
+
+from demos.detection import losses
+from demos.detection.data import (
+    CLASSES,
+    IMAGE_SIZE,
+    SPLIT_OFFSETS,
+    SceneDataset,
+    anchor_statistics,
+    coco_annotations,
+    make_scene,
+    split_seed,
+    to_tensor,
+)
+from demos.detection.evaluate import CI_SUBSET, evaluate
+from demos.detection.model import (
+    anchor_anatomy,
+    build_detector,
+    load_checkpoint,
+    match_anchors,
+    read_metadata,
+)
+from demos.detection.train import main as train_main
+
+CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
+AP_TOLERANCE = 0.01  # float summation order differs across CPUs; AP on 48 scenes moves by less
+
+
+# ---------------------------------------------------------------- losses
+
+
+def test_focal_equals_cross_entropy_when_gamma_zero_and_alpha_off() -> None:
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(200, 5, generator=gen) * 3
+    targets = (torch.rand(200, 5, generator=gen) < 0.1).float()
+    fl = losses.focal_loss(logits, targets, num_foreground=7, gamma=0.0, alpha=None)
+    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="sum") / 7
+    torch.testing.assert_close(fl, ce)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9, 0.99])
+@pytest.mark.parametrize("target", [0.0, 1.0])
+def test_focal_down_weights_as_the_formula_says(p: float, target: float) -> None:
+    # One element whose probability of the true class is p_t = p.
+    p_fg = p if target == 1.0 else 1 - p
+    logit = torch.tensor([[math.log(p_fg / (1 - p_fg))]], dtype=torch.float64)
+    fl = losses.focal_loss(logit, torch.tensor([[target]], dtype=torch.float64), num_foreground=1)
+    alpha_t = 0.25 if target == 1.0 else 0.75
+    expected = alpha_t * (1 - p) ** 2 * -math.log(p)
+    assert float(fl) == pytest.approx(expected, rel=1e-6)
+    assert float(losses.focal_curve(torch.tensor(p, dtype=torch.float64), 2.0)) == pytest.approx(
+        expected / alpha_t
+    )
+
+
+def test_focal_curve_is_cross_entropy_at_gamma_zero_and_shrinks_easy_examples() -> None:
+    p_t = torch.linspace(0.05, 0.99, 50, dtype=torch.float64)
+    torch.testing.assert_close(losses.focal_curve(p_t, 0.0), -torch.log(p_t))
+    ratio = losses.focal_curve(p_t, 2.0) / losses.focal_curve(p_t, 0.0)
+    torch.testing.assert_close(ratio, (1 - p_t) ** 2)
+    # An easy example (p_t = 0.9) counts 100x less than under CE; a hard one (0.1) barely changes.
+    assert float(
+        losses.focal_curve(torch.tensor(0.9), 2) / losses.focal_curve(torch.tensor(0.9), 0)
+    ) == pytest.approx(0.01)
+
+
+def test_balanced_ce_weights_positives_by_alpha() -> None:
+    logits = torch.tensor([[0.3, -1.0]])
+    targets = torch.tensor([[1.0, 0.0]])
+    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")[0]
+    expected = 0.75 * ce[0] + 0.25 * ce[1]
+    torch.testing.assert_close(losses.balanced_ce_loss(logits, targets, num_foreground=1), expected)
+
+
+@pytest.mark.parametrize("num_pos", [0, 1, 5, 40])
+def test_ohem_keeps_all_positives_and_hardest_negatives_at_one_to_three(num_pos: int) -> None:
+    gen = torch.Generator().manual_seed(num_pos)
+    anchor_loss = torch.rand(1000, generator=gen)
+    is_positive = torch.zeros(1000, dtype=torch.bool)
+    is_positive[torch.randperm(1000, generator=gen)[:num_pos]] = True
+    keep = losses.ohem_select(anchor_loss, is_positive)
+    kept_negatives = keep & ~is_positive
+    assert bool(keep[is_positive].all())
+    assert int(kept_negatives.sum()) == max(3 * num_pos, losses.OHEM_MIN_NEGATIVES)
+    # Every kept negative is at least as hard as every dropped one.
+    dropped = ~keep & ~is_positive
+    assert float(anchor_loss[kept_negatives].min()) >= float(anchor_loss[dropped].max())
+
+
+def test_ohem_is_capped_by_available_negatives_and_normalised_by_foreground() -> None:
+    anchor_loss = torch.rand(10)
+    is_positive = torch.tensor([True] * 6 + [False] * 4)
+    assert int(losses.ohem_select(anchor_loss, is_positive).sum()) == 10
+    logits = torch.randn(10, 3)
+    targets = torch.zeros(10, 3)
+    targets[:6, 0] = 1
+    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none").sum()
+    torch.testing.assert_close(losses.ohem_ce_loss(logits, targets, num_foreground=6), ce / 6)
+
+
+def test_loss_anatomy_shows_focal_loss_discounting_easy_negatives() -> None:
+    model = build_detector("focal")
+    image, target = SceneDataset("val", 1)[0]
+    anatomy = anchor_anatomy(model, image, target)
+    # At the prior (p = 0.01) almost every anchor is an easy negative: it dominates CE, not FL.
+    assert anatomy["ce_share_easy_negatives"] > 0.9
+    assert anatomy["focal_share_easy_negatives"] < anatomy["ce_share_easy_negatives"]
+    assert anatomy["ce"].shape == anatomy["focal"].shape == (anatomy["anchors"].shape[0],)
+
+
+# ---------------------------------------------------------------- data
+
+
+def test_scenes_are_deterministic_by_seed_and_splits_disjoint() -> None:
+    a, boxes_a, labels_a = make_scene(123)
+    b, boxes_b, labels_b = make_scene(123)
+    assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert torch.equal(boxes_a, boxes_b) and torch.equal(labels_a, labels_b)
+    assert not np.array_equal(np.asarray(a), np.asarray(make_scene(124)[0]))
+    assert split_seed("val", 0) == SPLIT_OFFSETS["val"]
+    with pytest.raises(IndexError):
+        split_seed("train", SPLIT_OFFSETS["val"])  # train indices never reach the val seeds
+
+
+def test_boxes_are_valid_and_coco_annotations_match() -> None:
+    counts = []
+    for seed in range(40):
+        image, boxes, labels = make_scene(seed)
+        assert image.size == (IMAGE_SIZE, IMAGE_SIZE) and image.mode == "RGB"
+        assert boxes.shape == (labels.shape[0], 4) and boxes.dtype == torch.float32
+        assert bool((boxes >= 0).all() and (boxes <= IMAGE_SIZE).all())
+        assert bool((boxes[:, 2] > boxes[:, 0] + 4).all() and (boxes[:, 3] > boxes[:, 1] + 4).all())
+        assert bool(((labels >= 0) & (labels < len(CLASSES))).all())
+        counts.append(len(labels))
+    assert 1 <= min(counts) and max(counts) <= 8 and len(set(counts)) > 3
+
+    coco = coco_annotations("val", 5)
+    assert len(coco["images"]) == 5 and len(coco["categories"]) == len(CLASSES)
+    _, boxes, _ = make_scene(split_seed("val", 0))
+    first = [a for a in coco["annotations"] if a["image_id"] == split_seed("val", 0)]
+    assert len(first) == len(boxes)
+    x, y, w, h = first[0]["bbox"]
+    assert [x, y, x + w, y + h] == pytest.approx(boxes[0].tolist())
+    from pycocotools.coco import COCO  # the official loader accepts the dict
+
+    api = COCO()
+    api.dataset = coco
+    api.createIndex()
+    assert len(api.getAnnIds()) == len(coco["annotations"])
+
+
+def test_imbalance_statistic_uses_the_models_matcher() -> None:
+    model = build_detector("focal")
+    pooled_pos = pooled_neg = 0
+    for index in range(6):
+        image, target = SceneDataset("val", 6)[index]
+        stats = anchor_statistics(model, image, target)
+        anchors, _ = match_anchors(model, image, target)
+        assert stats["anchors"] == anchors.shape[0] == 32 * 32 * 9 + 16 * 16 * 9
+        assert stats["positives"] + stats["negatives"] + stats["ignored"] == stats["anchors"]
+        # Independent count: background is every anchor whose best IoU is below 0.4, except the
+        # few that the matcher promotes as an object's best (low-quality) match.
+        best_iou = box_iou(target["boxes"], anchors).max(dim=0).values
+        promoted = stats["positives"] - int((best_iou >= 0.5).sum())
+        assert 0 <= int((best_iou < 0.4).sum()) - stats["negatives"] <= promoted
+        pooled_pos += stats["positives"]
+        pooled_neg += stats["negatives"]
+    # The paper's regime: hundreds to thousands of background anchors per foreground one.
+    assert pooled_neg / pooled_pos > 100
+
+
+# ---------------------------------------------------------------- model and training
+
+
+def test_initialisation_is_identical_for_every_loss() -> None:
+    states = [build_detector(loss, seed=3).state_dict() for loss in losses.LOSSES]
+    for other in states[1:]:
+        assert all(torch.equal(states[0][k], other[k]) for k in states[0])
+    bias = states[0]["head.classification_head.cls_logits.bias"]
+    torch.testing.assert_close(bias, torch.full_like(bias, -math.log(99)))
+
+
+def test_inference_accepts_any_input_size() -> None:
+    model = build_detector("focal").eval()
+    with torch.no_grad():
+        out = model([torch.rand(3, 200, 300)])[0]
+    assert set(out) == {"boxes", "scores", "labels"}
+    if len(out["boxes"]):
+        assert float(out["boxes"][:, 2].max()) <= 300 and float(out["boxes"][:, 3].max()) <= 200
+
+
+@pytest.mark.parametrize("loss", losses.LOSSES)
+def test_training_smoke_run_on_cpu(loss: str, tmp_path: Path) -> None:
+    args = [
+        "--loss",
+        loss,
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--warmup",
+        "1",
+        "--eval-n",
+        "0",
+        "--out",
+        str(tmp_path),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--threads",
+        "2",
+    ]
+    meta = train_main(args)
+    assert meta["steps"] == 2
+    model = load_checkpoint(tmp_path / f"detection_{loss}.safetensors")
+    assert model.loss_name == loss and not model.training
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_training_resumes_exactly(tmp_path: Path) -> None:
+    common = [
+        "--loss",
+        "focal",
+        "--steps",
+        "3",
+        "--batch-size",
+        "2",
+        "--warmup",
+        "1",
+        "--eval-n",
+        "0",
+        "--threads",
+        "2",
+    ]
+    train_main(common + ["--out", str(tmp_path / "a"), "--state-dir", str(tmp_path / "a")])
+    paused = train_main(
+        common + ["--stop-at", "2", "--out", str(tmp_path / "b"), "--state-dir", str(tmp_path / "b")]
+    )
+    assert paused == {"loss": "focal", "step": 2}
+    assert json.loads((tmp_path / "b" / "detection_focal_state.json").read_text())["step"] == 2
+    train_main(common + ["--resume", "--out", str(tmp_path / "b"), "--state-dir", str(tmp_path / "b")])
+    a = load_checkpoint(tmp_path / "a" / "detection_focal.safetensors").state_dict()
+    b = load_checkpoint(tmp_path / "b" / "detection_focal.safetensors").state_dict()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------- bundled checkpoints
+
+
+@pytest.mark.parametrize("loss", losses.LOSSES)
+def test_bundled_checkpoint_reaches_its_recorded_ap(loss: str) -> None:
+    path = CHECKPOINTS / f"detection_{loss}.safetensors"
+    assert path.exists(), f"missing bundled checkpoint {path}"
+    assert path.stat().st_size < 5_000_000
+    assert (CHECKPOINTS / f"detection_{loss}.md").exists()
+    meta = read_metadata(path)
+    assert json.loads(meta["ci_subset"]) == CI_SUBSET
+    model = load_checkpoint(path)
+    assert model.loss_name == loss
+    metrics = evaluate(model, CI_SUBSET["split"], CI_SUBSET["n"], CI_SUBSET["start"])
+    assert metrics["AP"] >= float(meta["ci_ap"]) - AP_TOLERANCE
+    # A real detector, not a blank one: it finds shapes in a scene outside the subset.
+    with torch.no_grad():
+        detections = model([to_tensor(make_scene(split_seed("val", 999))[0])])[0]
+    assert float(detections["scores"].max()) > 0.3
