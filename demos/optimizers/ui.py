@@ -126,7 +126,8 @@ def optimize(
         "minima": surf.minima,
         "f_min": surf.f_min,
         "results": summaries,
-        "trajectories": [to_dict(t) for t in trajectories],
+        # Paths thinned to 200 points: the plots carry the full detail.
+        "trajectories": [to_dict(t, max_points=200) for t in trajectories],
     }
     return (
         plots.contour_figure(surf, trajectories),
@@ -275,8 +276,10 @@ def create_demo() -> gr.Blocks:
                         )
                         seed = gr.Number(0, precision=0, label="noise seed")
                 with gr.Column(scale=3):
-                    contour = gr.Plot(elem_id="optimizers-contour",
-                        label="paths on the contour map (press ▶ or drag the step slider)", show_label=False
+                    contour = gr.Plot(
+                        elem_id="optimizers-contour",
+                        label="paths on the contour map (press ▶ or drag the step slider)",
+                        show_label=False,
                     )
                     with gr.Row():
                         loss_plot = gr.Plot(label="f(x) − f* per step", show_label=False)
