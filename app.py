@@ -22,6 +22,7 @@ from shared.ui import create_models_demo
 # name -> (tab title, module with `create_demo()`); the order is the tab order.
 DEMOS: dict[str, tuple[str, str]] = {
     "detection": ("Detection: focal loss", "demos.detection.ui"),
+    "cyclegan": ("CycleGAN: texture, not geometry", "demos.cyclegan.ui"),
     "optimizers": ("Optimizer playground", "demos.optimizers.ui"),
 }
 

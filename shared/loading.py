@@ -7,6 +7,7 @@ the caller as `ModelUnavailable`, whose message names the model and says what to
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
@@ -90,12 +91,26 @@ def fetch(spec: ModelSpec) -> Path:
         # torch.hub verifies that prefix after the transfer.
         digest = re.search(r"-([a-f0-9]{6,})\.", w.filename)
         torch.hub.download_url_to_file(w.url, str(dst), digest.group(1) if digest else None, progress=False)
-        return dst
     except Exception as exc:  # network errors come in many types; all mean "not now"
         raise ModelUnavailable(
             f"{needs}, and the download failed ({type(exc).__name__}: {exc}). "
             "The bundled models still work."
         ) from exc
+    if w.sha256 and _sha256(dst) != w.sha256.lower():
+        dst.unlink(missing_ok=True)  # never leave unverified bytes where the cache would find them
+        raise ModelUnavailable(
+            f"Model {spec.name!r}: the file downloaded from {spec.source} does not match its pinned "
+            "SHA-256, so it was discarded. The bundled models still work."
+        )
+    return dst
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------- reading weights

@@ -52,10 +52,12 @@ class UrlFile:
     """A file at a fixed URL whose name carries (a prefix of) its SHA-256.
 
     This is how torchvision publishes its weights (`retinanet_resnet50_fpn_coco-eeacb38b.pth`),
-    and `torch.hub` checks the prefix after the transfer.
+    and `torch.hub` checks the prefix after the transfer. Files whose names carry no hash
+    can pin the full digest in `sha256` instead; the loader checks it after the transfer.
     """
 
     url: str
+    sha256: str | None = None
 
     @property
     def filename(self) -> str:

@@ -21,6 +21,8 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not instal
 # tab id -> (tab title, CSS selector of an output that must fill, selector of its first example)
 TABS = {
     "detection": ("Detection: focal loss", "#detection-gallery img", "#detection-examples-scenes button"),
+    "cyclegan": ("CycleGAN: texture, not geometry", "#cyclegan-slider img",
+                 "#cyclegan-examples tbody tr, #cyclegan-examples button"),
     "optimizers": ("Optimizer playground", "#optimizers-contour .js-plotly-plot", None),
     "models": ("Models", "#models-table >> text=ssdlite320_mobilenet_v3_large", None),
 }

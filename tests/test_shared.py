@@ -181,6 +181,34 @@ def test_url_file_through_a_patched_transfer(registered, tmp_path, monkeypatch):
     assert torch.allclose(model(x), source(x))
 
 
+def test_url_file_with_a_pinned_sha256(registered, tmp_path, monkeypatch):
+    """A full SHA-256 pin: the right bytes load, other bytes are discarded with a clear error."""
+    import hashlib
+
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    monkeypatch.setenv("VISIONLAB_OFFLINE", "0")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    net = tiny_net()
+    good, bad = tmp_path / "good.pth", tmp_path / "bad.pth"
+    torch.save(net.state_dict(), good)
+    torch.save({k: v + 1 for k, v in net.state_dict().items()}, bad)
+    served = {"file": bad}
+
+    def transfer(url, dst, hash_prefix=None, progress=True):
+        shutil.copyfile(served["file"], dst)
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", transfer)
+    pin = hashlib.sha256(good.read_bytes()).hexdigest()
+    spec = registered(spec_for("pinned", UrlFile("https://example.org/plain-name.pth", sha256=pin),
+                               tier="pretrained"))
+    with pytest.raises(ModelUnavailable, match="'pinned'.*does not match its pinned SHA-256"):
+        loading.get_model("pinned")
+    assert loading.availability(spec)[0] is False  # the mismatching file was not kept
+    served["file"] = good
+    x = torch.randn(2, 4)
+    assert torch.equal(loading.get_model("pinned")(x), net(x))
+
+
 def test_failed_download_says_so(registered, tmp_path, monkeypatch):
     torch.hub.set_dir(str(tmp_path / "hub"))
     monkeypatch.setenv("VISIONLAB_OFFLINE", "0")

@@ -1,0 +1,74 @@
+"""The CycleGAN tab end to end: /translate through gradio_client against the real app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import raw_call
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples" / "cyclegan").glob("*.png"))
+
+
+def _example(kind: str) -> str:
+    return str(next(p for p in EXAMPLES if p.name.startswith(kind)))
+
+
+def test_texture_translation_keeps_edges_and_changes_texture(client):
+    slider, overlay, change, cycle, summary, data = client.predict(
+        image=handle_file(_example("texture_a")), model="cyclegan-plain2striped", direction="A→B",
+        api_name="/translate")
+    m = data["metrics"]
+    assert data["model"] == "cyclegan-plain2striped" and data["reverse"] == "cyclegan-striped2plain"
+    assert m["structure_edge_f"] > 0.5 and m["texture_gram"] > 0.0 and 0 <= m["cycle_l1"] < 0.2
+    before, after = slider
+    assert Image.open(before).size == Image.open(after).size == tuple(data["size"])
+    for path in (overlay, change, cycle):
+        assert Image.open(path).size == tuple(data["size"])
+    assert "edge F-score" in summary
+
+
+def test_reverse_direction_uses_the_partner_generator(client):
+    data = client.predict(image=handle_file(_example("geometry_b")), model="cyclegan-disc2square",
+                          direction="B→A", api_name="/translate")[-1]
+    assert data["model"] == "cyclegan-square2disc" and data["reverse"] == "cyclegan-disc2square"
+
+
+def test_official_generator_offline_says_it_needs_a_download(client):
+    with pytest.raises(AppError, match="needs a download of 46 MB"):
+        client.predict(image=handle_file(str(ROOT / "examples" / "photos" / "cat.jpg")),
+                       model="cyclegan-horse2zebra", direction="A→B", api_name="/translate")
+
+
+@pytest.mark.parametrize(("model", "direction", "message"), [
+    ("cyclegan-dog2cat", "A→B", "Unknown model"),
+    ("cyclegan-plain2striped", "sideways", "direction"),
+    ("cyclegan-style_vangogh", "B→A", "no published reverse"),
+])
+def test_bad_settings_get_plain_errors(client, model, direction, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(image=handle_file(_example("texture_a")), model=model, direction=direction,
+                       api_name="/translate")
+
+
+def test_bad_images_get_plain_errors(client, app_url, tmp_path):
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"\x89PNG but not really")
+    with pytest.raises(AppError, match="not an image"):
+        client.predict(image=handle_file(str(junk)), model="cyclegan-plain2striped", direction="A→B",
+                       api_name="/translate")
+    event, data = raw_call(app_url, "translate", '{"data": [null, "cyclegan-plain2striped", "A→B"]}')
+    assert event == "error" and "No image" in data
+
+
+def test_odd_sizes_and_modes_are_served(client, tmp_path):
+    # 130x98 grayscale: converted to RGB and cropped to multiples of 4 for the generator.
+    path = tmp_path / "odd.png"
+    Image.open(_example("texture_a")).convert("L").resize((130, 98)).save(path)
+    data = client.predict(image=handle_file(str(path)), model="cyclegan-plain2striped", direction="A→B",
+                          api_name="/translate")[-1]
+    assert data["size"] == [128, 96]
