@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import detection, optimizers
+from benchmarks import cyclegan, detection, optimizers
 from benchmarks.timing import ROOT, launched_app
 
 
@@ -49,12 +49,16 @@ def main() -> None:
     rows = optimizers.compute_rows(args.repeats)
     model_rows, timings = detection.model_rows(args.repeats)
     rows += model_rows
+    rows += cyclegan.model_rows(args.repeats)[0]
     with launched_app(script=["-m", "benchmarks.floor"]) as (floor_url, _):
         floor_client = Client(floor_url, verbose=False)
         with launched_app() as (url, startup_s):
             client = Client(url, verbose=False)
             rows += optimizers.redraw_rows(client, args.repeats)
-            rows += detection.end_to_end_rows(client, floor_client, timings, args.repeats)
+            floor_row, floor = detection.floor_rows(floor_client, args.repeats)
+            rows += floor_row
+            rows += detection.end_to_end_rows(client, floor, timings, args.repeats)
+            rows += cyclegan.end_to_end_rows(client, floor.median_ms, args.repeats)
     rows.append({"what": "app: process start to first answered request", "median_ms": startup_s * 1000,
                  "p95_ms": startup_s * 1000, "goal": "", "met": None})
 

@@ -36,13 +36,20 @@ def model_rows(repeats: int) -> tuple[list[dict], dict[str, Timing]]:
     return rows, timings
 
 
-def end_to_end_rows(client, floor_client, timings: dict[str, Timing], repeats: int) -> list[dict]:
+def floor_rows(floor_client, repeats: int) -> tuple[list[dict], Timing]:
     from gradio_client import handle_file
 
     path = handle_file(str(Path(SCENE)))
     floor = measure(lambda: floor_client.predict(image=path, api_name="/echo"), repeats=repeats)
-    rows = [{"what": "floor: identity endpoint, same image in, gallery + JSON out",
-             "median_ms": floor.median_ms, "p95_ms": floor.p95_ms, "goal": "", "met": None}]
+    return [{"what": "floor: identity endpoint, same image in, gallery + JSON out",
+             "median_ms": floor.median_ms, "p95_ms": floor.p95_ms, "goal": "", "met": None}], floor
+
+
+def end_to_end_rows(client, floor: Timing, timings: dict[str, Timing], repeats: int) -> list[dict]:
+    from gradio_client import handle_file
+
+    path = handle_file(str(Path(SCENE)))
+    rows = []
     for name in timings:
         t = measure(lambda name=name: client.predict(image=path, models=[name], score_threshold=0.3,
                                                      api_name="/detect"), repeats=repeats)
