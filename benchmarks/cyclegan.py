@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+import demos.cyclegan.registry  # noqa: F401  (registers the CycleGAN models)
 from benchmarks.timing import ROOT, measure
 from demos.cyclegan.model import official_generator
 from shared.loading import get_model
