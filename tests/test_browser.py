@@ -24,7 +24,7 @@ TABS = {
     "cyclegan": ("CycleGAN: texture, not geometry", "#cyclegan-slider img",
                  "#cyclegan-examples tbody tr, #cyclegan-examples button"),
     "optimizers": ("Optimizer playground", "#optimizers-contour .js-plotly-plot", None),
-    "models": ("Models", "#models-table >> text=ssdlite320_mobilenet_v3_large", None),
+    "models": ("Models", "#models-table >> text=tiny-retinanet-focal", None),
 }
 
 
