@@ -23,6 +23,7 @@ from shared.ui import create_models_demo
 DEMOS: dict[str, tuple[str, str]] = {
     "detection": ("Detection: focal loss", "demos.detection.ui"),
     "cyclegan": ("CycleGAN: texture, not geometry", "demos.cyclegan.ui"),
+    "pose": ("Pose: top-down vs bottom-up", "demos.pose.ui"),
     "optimizers": ("Optimizer playground", "demos.optimizers.ui"),
 }
 

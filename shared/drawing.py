@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 # A colour-blind-friendly cycle (Okabe-Ito), one colour per class index.
@@ -53,3 +54,60 @@ def draw_boxes(
         draw.rectangle((0, 0, tx2 - tx1 + 8, ty2 - ty1 + 6), fill=(255, 255, 255))
         draw.text((4, 2 - ty1), title, fill=(0, 0, 0), font=font)
     return out
+
+
+def draw_skeletons(
+    image: Image.Image,
+    people: Sequence[dict],
+    skeleton: Sequence[tuple[int, int]],
+    boxes: Sequence[Sequence[float]] | None = None,
+    title: str | None = None,
+) -> Image.Image:
+    """A copy of `image` with each person's limbs and joints; keypoints [0, 0, 0] are absent."""
+    out = image.convert("RGB").copy()
+    draw = ImageDraw.Draw(out)
+    side = max(out.size)
+    width, radius = max(2, side // 150), max(2, side // 120)
+    for box in boxes or []:
+        draw.rectangle(tuple(float(v) for v in box), outline=(120, 120, 120), width=max(1, width // 2))
+    for i, person in enumerate(people):
+        c = colour(i)
+        points = person["keypoints"]
+        for a, b in skeleton:
+            if points[a][2] > 0 and points[b][2] > 0:
+                draw.line((points[a][0], points[a][1], points[b][0], points[b][1]), fill=c, width=width)
+        for x, y, score in points:
+            if score > 0:
+                dot = (x - radius, y - radius, x + radius, y + radius)
+                draw.ellipse(dot, fill=c, outline=(255, 255, 255))
+    if title:
+        font = _font(max(11, side // 45))
+        tx1, ty1, tx2, ty2 = draw.textbbox((0, 0), title, font=font)
+        draw.rectangle((0, 0, tx2 - tx1 + 8, ty2 - ty1 + 6), fill=(255, 255, 255))
+        draw.text((4, 2 - ty1), title, fill=(0, 0, 0), font=font)
+    return out
+
+
+def heat_overlay(image: Image.Image, heat, extent: tuple[float, float] | None = None,
+                 region: Sequence[float] | None = None) -> Image.Image:
+    """`image` dimmed, with a (h, w) map in [0, 1] shown in warm colours on top.
+
+    The map covers `extent` (width, height) pixels from the top-left corner, or the box
+    `region` (cx, cy, w, h); by default the whole image.
+    """
+    base = image.convert("RGB")
+    heat = np.clip(np.asarray(heat, dtype=np.float32), 0, 1)
+    if region is not None:
+        cx, cy, w, h = region
+        x0, y0, size = int(round(cx - w / 2)), int(round(cy - h / 2)), (max(1, int(w)), max(1, int(h)))
+    else:
+        w, h = extent or base.size
+        x0, y0, size = 0, 0, (max(1, int(round(w))), max(1, int(round(h))))
+    mask = Image.fromarray((heat * 255).astype(np.uint8)).resize(size, Image.Resampling.BILINEAR)
+    layer = Image.new("RGB", base.size, (0, 0, 0))
+    alpha = Image.new("L", base.size, 0)
+    warm = Image.new("RGB", size, (255, 80, 0))
+    layer.paste(warm, (x0, y0))
+    alpha.paste(mask, (x0, y0))
+    dimmed = Image.blend(base, Image.new("RGB", base.size, (0, 0, 0)), 0.45)
+    return Image.composite(layer, dimmed, alpha)

@@ -23,6 +23,7 @@ TABS = {
     "detection": ("Detection: focal loss", "#detection-gallery img", "#detection-examples-scenes button"),
     "cyclegan": ("CycleGAN: texture, not geometry", "#cyclegan-slider img",
                  "#cyclegan-examples tbody tr, #cyclegan-examples button"),
+    "pose": ("Pose: top-down vs bottom-up", "#pose-gallery img", "#pose-examples button"),
     "optimizers": ("Optimizer playground", "#optimizers-contour .js-plotly-plot", None),
     "models": ("Models", "#models-table >> text=tiny-retinanet-focal", None),
 }

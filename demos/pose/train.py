@@ -1,0 +1,346 @@
+"""Train the pose models on generated scenes, resumably.
+
+    python -m demos.pose.train --model detector|topdown|bottomup [--steps N] [--resume]
+
+`detector` trains the person detector (the detection tab's RetinaNet, one class);
+`topdown` trains the heat-map network on person crops cut from ground-truth boxes
+with random jitter (detector errors, seen at training time), then bundles it with
+the detector into one checkpoint; `bottomup` trains the heat-map + PAF network on
+whole scenes. The data order is a pure function of the step and --data-seed, and the
+learning rate a function of the step, so a resumed run continues exactly. State is
+saved every --checkpoint-every steps as safetensors + JSON (nothing pickled); the
+final weights go to <out>/pose_<model>.safetensors with a model card beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from . import bottomup, topdown
+from .data import FLIP_INDEX, IMAGE_SIZE, make_scene, split_seed, to_tensor
+
+MODELS = ("detector", "topdown", "bottomup")
+DEFAULTS = {  # steps, batch size, learning rate: sized for about 30 min on a third of a CPU core
+    "detector": (3000, 8, 1e-3),
+    "topdown": (3000, 32, 2e-3),
+    "bottomup": (1500, 12, 2e-3),
+}
+MIN_AREA = 20  # people with fewer visible pixels are not training targets
+
+
+def learning_rate(step: int, base: float, warmup: int, total: int, time_progress: float = 0.0) -> float:
+    """Linear warm-up then cosine decay, over the steps or, when training has a time
+    budget, over whichever of steps and time runs out first: on a shared CPU the step
+    rate is unknown in advance, and a schedule cut off half-way leaves the rate high."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = max((step - warmup) / max(1, total - warmup), time_progress)
+    return base * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _scenes(step: int, count: int, data_seed: int):
+    """The `count` train scenes of one step (scenes follow each other in order)."""
+    first = data_seed + step * count
+    for i in range(count):
+        yield make_scene(split_seed("train", first + i))
+
+
+def detector_batch(step: int, batch_size: int, data_seed: int) -> tuple[list, list]:
+    images, targets = [], []
+    for image, people in _scenes(step, batch_size, data_seed):
+        boxes = [[x, y, x + w, y + h] for p in people if p["area"] >= MIN_AREA and p["num_keypoints"] > 0
+                 for x, y, w, h in [p["bbox"]]]
+        images.append(to_tensor(image))
+        box_tensor = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)  # (N, 4) xyxy
+        targets.append({"boxes": box_tensor, "labels": torch.zeros(len(boxes), dtype=torch.int64)})
+    return images, targets
+
+
+def topdown_batch(step: int, batch_size: int, data_seed: int) -> tuple[torch.Tensor, ...]:
+    """Crops (B, 3, 64, 48), target heat-maps (B, 17, 32, 24) and per-keypoint weights (B, 17)."""
+    rng = np.random.default_rng([data_seed, step])
+    crops, heat, weight = [], [], []
+    scene_step = step * max(1, batch_size // 3)  # about 3 usable people per scene
+    while sum(c.shape[0] for c in crops) < batch_size:
+        image, people = make_scene(split_seed("train", data_seed + scene_step))
+        scene_step += 1
+        people = [p for p in people if p["area"] >= MIN_AREA and p["num_keypoints"] > 0]
+        if not people:
+            continue
+        boxes = torch.tensor([[x, y, x + w, y + h] for x, y, w, h in (p["bbox"] for p in people)],
+                             dtype=torch.float32)  # (P, 4) xyxy
+        regions = topdown.crop_regions(boxes)
+        # Jitter like an imperfect detector: the box's centre and size move by ~10%.
+        jitter = torch.from_numpy(rng.normal(0, 0.08, size=(len(people), 3))).float()
+        regions[:, :2] += jitter[:, :2] * regions[:, 2:]
+        regions[:, 2:] *= torch.exp(jitter[:, 2:3])
+        kps = torch.from_numpy(np.stack([p["keypoints"] for p in people])).float()  # (P, 17, 3)
+        tensor = to_tensor(image)
+        if rng.random() < 0.5:  # mirror the scene: x -> W - x, left and right swap names
+            tensor = tensor.flip(-1)
+            kps[..., 0] = IMAGE_SIZE - kps[..., 0]
+            kps = kps[:, list(FLIP_INDEX)]
+            regions[:, 0] = IMAGE_SIZE - regions[:, 0]
+        hm_hw = (topdown.CROP_H // topdown.HEATMAP_STRIDE, topdown.CROP_W // topdown.HEATMAP_STRIDE)
+        uv = topdown.image_to_heatmap(kps[..., :2], regions, hm_hw)
+        inside = (uv[..., 0] > -1) & (uv[..., 0] < hm_hw[1]) & (uv[..., 1] > -1) & (uv[..., 1] < hm_hw[0])
+        valid = (kps[..., 2] > 0) & inside
+        crops.append(topdown.crop(tensor, regions))
+        heat.append(topdown.gaussian_targets(uv, valid, hm_hw))
+        weight.append(valid.float())
+    return (torch.cat(crops)[:batch_size], torch.cat(heat)[:batch_size], torch.cat(weight)[:batch_size])
+
+
+def bottomup_batch(step: int, batch_size: int, data_seed: int) -> tuple[torch.Tensor, ...]:
+    """Images (B, 3, 128, 128), heat-maps (B, 17, 32, 32), PAFs (B, 38, 32, 32), PAF masks (B, 19, 32, 32)."""
+    rng = np.random.default_rng([data_seed, step, 1])
+    s = IMAGE_SIZE // bottomup.STRIDE
+    images, heat, paf, mask = [], [], [], []
+    for image, people in _scenes(step, batch_size, data_seed):
+        tensor = to_tensor(image)
+        kps = [p["keypoints"].copy() for p in people]
+        if rng.random() < 0.5:
+            tensor = tensor.flip(-1)
+            for k in kps:
+                k[:, 0] = IMAGE_SIZE - k[:, 0]
+            kps = [k[list(FLIP_INDEX)] for k in kps]
+        for k in kps:
+            k[:, :2] = k[:, :2] / bottomup.STRIDE - 0.5  # input pixels -> heat-map cells
+        h, p, m = bottomup.targets(kps, s)
+        images.append(tensor)
+        heat.append(h)
+        paf.append(p)
+        mask.append(m)
+    return torch.stack(images), torch.stack(heat), torch.stack(paf), torch.stack(mask)
+
+
+def heatmap_loss(pred: torch.Tensor, target: torch.Tensor,
+                 weight: torch.Tensor | None = None) -> torch.Tensor:
+    """MSE with the Gaussian peaks up-weighted: at these budgets plain MSE spends long
+    predicting all-zero maps before peaks appear."""
+    w = 1 + 9 * target
+    if weight is not None:
+        w = w * weight[..., None, None]
+    return ((pred - target) ** 2 * w).mean() * 100
+
+
+def build(name: str, seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    if name == "detector":
+        return topdown.build_person_detector(seed)
+    return topdown.HeatmapNet() if name == "topdown" else bottomup.BottomUpNet()
+
+
+def step_loss(name: str, model: torch.nn.Module, step: int, batch_size: int, data_seed: int) -> dict:
+    if name == "detector":
+        losses = model(*detector_batch(step, batch_size, data_seed))
+        return {"total": losses["classification"] + losses["bbox_regression"], **losses}
+    if name == "topdown":
+        crops, target, weight = topdown_batch(step, batch_size, data_seed)
+        loss = heatmap_loss(model(crops), target, weight)
+        return {"total": loss, "heat": loss}
+    images, heat, paf, mask = bottomup_batch(step, batch_size, data_seed)
+    pred_heat, pred_paf = model(images)
+    l_heat = heatmap_loss(pred_heat, heat)
+    on = (mask > 0).float().repeat_interleave(2, dim=1)  # (B, L, s, s) -> (B, 2L, s, s), one per axis
+    l_paf = ((pred_paf - paf) ** 2 * (1 + 4 * on)).mean() * 100
+    return {"total": l_heat + l_paf, "heat": l_heat, "paf": l_paf}
+
+
+# ---------------------------------------------------------------- resumable state
+
+
+def _state_paths(state_dir: Path, name: str) -> tuple[Path, Path]:
+    return state_dir / f"pose_{name}_state.safetensors", state_dir / f"pose_{name}_state.json"
+
+
+def save_state(state_dir: Path, name: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               info: dict) -> None:
+    """Weights and optimiser moments as tensors, the rest as JSON; each written atomically."""
+    weights_path, json_path = _state_paths(state_dir, name)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    optim_state = optimizer.state_dict()
+    for index, slots in optim_state["state"].items():
+        for key, value in slots.items():
+            tensors[f"optim.{index}.{key}"] = value.detach().clone().reshape(value.shape)
+    save_file(tensors, str(weights_path.with_suffix(".tmp")))
+    os.replace(weights_path.with_suffix(".tmp"), weights_path)
+    json_path.with_suffix(".tmp").write_text(json.dumps(dict(info, param_groups=optim_state["param_groups"])))
+    os.replace(json_path.with_suffix(".tmp"), json_path)
+
+
+def load_state(state_dir: Path, name: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    weights_path, json_path = _state_paths(state_dir, name)
+    info = json.loads(json_path.read_text())
+    tensors = load_file(str(weights_path))
+    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    slots: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, index, slot = key.split(".", 2)
+            slots.setdefault(int(index), {})[slot] = value
+    optimizer.load_state_dict({"state": slots, "param_groups": info["param_groups"]})
+    return info
+
+
+def machine_description() -> str:
+    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores "
+            f"({torch.get_num_threads()} torch threads), torch {torch.__version__}")
+
+
+# ---------------------------------------------------------------- export
+
+
+def export(name: str, model: torch.nn.Module, meta: dict, out: Path, detector: Path | None,
+           eval_n: int) -> dict:
+    """Evaluate, then write <out>/pose_<name>.safetensors and its model card.
+
+    The detector is saved in the detection tab's format; the two pose methods as one
+    state dict each (top-down: detector.* + keypoints.*, bottom-up: net.*).
+    """
+    from demos.detection.model import load_checkpoint, save_checkpoint
+
+    from .evaluate import CI_SUBSET, box_ap, oks_ap, timing_ms, write_card
+
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"pose_{name}.safetensors"
+    meta["val_n"] = eval_n
+    if name == "detector":
+        if eval_n:
+            meta["val"] = box_ap(model, n=eval_n)
+            meta["ci"] = box_ap(model, n=CI_SUBSET["n"], start=CI_SUBSET["start"])
+        ci_ap = meta.get("ci", {}).get("AP", -1)
+        save_checkpoint(model, path, {"ci_ap": ci_ap, "training": json.dumps(meta)})
+        if eval_n:
+            write_card(out / f"pose_{name}.md", meta)
+        print(f"wrote {path}: val box AP {meta.get('val', {}).get('AP')}")
+        return meta
+    if name == "topdown":
+        detector = detector or out / "pose_detector.safetensors"
+        if not detector.is_file():
+            print(f"{detector} is missing: train the detector first, then run this command again "
+                  "with --resume --export-now")
+            return meta
+        pose: torch.nn.Module = topdown.TopDownPose()
+        pose.detector.load_state_dict(load_checkpoint(detector).state_dict())
+        pose.keypoints.load_state_dict(model.state_dict())
+        meta["detector"] = detector.name
+    else:
+        pose = bottomup.BottomUpPose()
+        pose.net.load_state_dict(model.state_dict())
+    pose.eval()
+    meta["parameters"] = sum(p.numel() for p in pose.parameters())
+    if eval_n:  # a smoke run (--eval-n 0) writes the weights only, without a card
+        meta["val"] = oks_ap(pose, n=eval_n)
+        if name == "topdown":  # the same crops from ground-truth boxes: the detector's share of errors
+            meta["val_gt_boxes"] = oks_ap(pose, n=eval_n, gt_boxes=True)
+        meta["ci"] = oks_ap(pose, n=CI_SUBSET["n"], start=CI_SUBSET["start"])
+        meta["ms_256_4_people"] = round(timing_ms(pose, people=4), 1)
+    tensors = {k: v.detach().contiguous().clone() for k, v in pose.state_dict().items()}
+    save_file(tensors, str(path), metadata={
+        "format": f"vision-lab-pose-{name}-1", "ci_ap": str(meta.get("ci", {}).get("AP", -1)),
+        "ci_subset": json.dumps(CI_SUBSET), "training": json.dumps(meta)})
+    if eval_n:
+        write_card(out / f"pose_{name}.md", meta)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): val {json.dumps(meta.get('val'))}")
+    return meta
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description="Train a pose model on generated scenes")
+    parser.add_argument("--model", choices=MODELS, required=True)
+    parser.add_argument("--steps", type=int, default=0, help="0: the model's default")
+    parser.add_argument("--batch-size", type=int, default=0, help="0: the model's default")
+    parser.add_argument("--lr", type=float, default=0.0, help="0: the model's default")
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--clip", type=float, default=10.0, help="gradient-norm clip")
+    parser.add_argument("--seed", type=int, default=0, help="weight initialisation seed")
+    parser.add_argument("--data-seed", type=int, default=0, help="first train scene")
+    parser.add_argument("--out", type=Path, default=Path("checkpoints"))
+    parser.add_argument("--state-dir", type=Path, default=Path("runs/pose"))
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--checkpoint-every", type=int, default=200)
+    parser.add_argument("--max-minutes", type=float, default=0.0,
+                        help="time budget: the schedule decays over it, then training stops and exports")
+    parser.add_argument("--export-now", action="store_true",
+                        help="with --resume: export the saved state without training further")
+    parser.add_argument("--no-export", action="store_true",
+                        help="train only (state saved); export later with --resume --export-now")
+    parser.add_argument("--detector", type=Path, default=None,
+                        help="topdown: the detector to bundle (default <out>/pose_detector.safetensors)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--eval-n", type=int, default=300, help="val scenes for the card (0 skips)")
+    args = parser.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    steps, batch_size, lr = DEFAULTS[args.model]
+    args.steps, args.batch_size, args.lr = args.steps or steps, args.batch_size or batch_size, args.lr or lr
+
+    model = build(args.model, args.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    start, elapsed = 0, 0.0
+    if args.resume and _state_paths(args.state_dir, args.model)[1].exists():
+        info = load_state(args.state_dir, args.model, optimizer=optimizer, model=model)
+        start, elapsed = info["step"], info["elapsed_seconds"]
+        print(f"resumed {args.model} at step {start}")
+    stop = start if args.export_now else args.steps
+    model.train()
+    # Training time with pauses left out: on a shared machine a run may be stopped from
+    # outside (SIGSTOP while something else is timed), and a pause must not spend the
+    # budget. A step counts at most 3x the recent typical step time.
+    active, typical, last = elapsed, 0.0, time.time()
+    done = start
+    bar = tqdm(range(start, stop), initial=start, total=args.steps, desc=args.model, mininterval=10)
+    for step in bar:
+        spent = active / (args.max_minutes * 60) if args.max_minutes > 0 else 0.0
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, args.lr, args.warmup, args.steps, spent)
+        losses = step_loss(args.model, model, step, args.batch_size, args.data_seed)
+        optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+        optimizer.step()
+        bar.set_postfix({k: f"{float(v.detach()):.4f}" for k, v in losses.items() if k != "total"})
+        done = step + 1
+        now = time.time()
+        dt = min(now - last, 3 * typical) if typical else now - last
+        typical, last = (0.9 * typical + 0.1 * dt) if typical else dt, now
+        active += dt
+        out_of_time = args.max_minutes > 0 and active >= args.max_minutes * 60
+        if done % args.checkpoint_every == 0 or done == stop or out_of_time:
+            save_state(args.state_dir, args.model, model, optimizer, {
+                "step": done, "elapsed_seconds": active,
+                "args": {k: str(v) for k, v in vars(args).items()}})
+        if out_of_time:
+            print(f"time budget spent at step {done} of {args.steps}; exporting")
+            break
+    training_seconds = active
+    meta = {
+        "model": args.model, "steps": done, "planned_steps": args.steps, "batch_size": args.batch_size,
+        "lr": args.lr, "max_minutes": args.max_minutes, "warmup": args.warmup,
+        "weight_decay": args.weight_decay, "clip": args.clip,
+        "seed": args.seed, "data_seed": args.data_seed, "training_seconds": round(training_seconds, 1),
+        "machine": machine_description(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+    if args.no_export:
+        print(f"{args.model}: state saved at step {done} in {args.state_dir}")
+        return meta
+    return export(args.model, model.eval(), meta, args.out, args.detector, args.eval_n)
+
+
+if __name__ == "__main__":
+    main()

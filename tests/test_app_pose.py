@@ -1,0 +1,74 @@
+"""The pose tab end to end: /pose through gradio_client against the real app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import raw_call
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENES = ROOT / "examples" / "pose"
+METHODS = ["tiny-topdown-pose", "tiny-bottomup-pose"]
+
+
+def _scene(people: int) -> str:
+    return str(next(SCENES.glob(f"scene_*_{people}people.png")))
+
+
+def test_both_families_find_people_in_input_pixels(client, tmp_path):
+    big = tmp_path / "big.png"
+    Image.open(_scene(4)).resize((256, 256)).save(big)  # 2x: keypoints must come back at 256 px
+    overlays, evidence, data = client.predict(image=handle_file(str(big)), methods=METHODS,
+                                              keypoint_threshold=0.2, person_threshold=0.2, api_name="/pose")
+    assert len(overlays) == 2 and len(evidence) >= 3 and data["image_size"] == [256, 256]
+    for result in data["results"]:
+        assert result["seconds"] > 0 and result["people"], result["method"]
+        for person in result["people"]:
+            assert len(person["keypoints"]) == 17
+            for x, y, s in person["keypoints"]:
+                assert (x, y, s) == (0, 0, 0) or (0 <= x <= 256 and 0 <= y <= 256 and 0 < s <= 1)
+
+
+def test_nobody_gives_empty_lists_not_errors(client, tmp_path):
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (128, 128), (120, 140, 110)).save(blank)
+    data = client.predict(image=handle_file(str(blank)), methods=METHODS, keypoint_threshold=0.2,
+                          person_threshold=0.5, api_name="/pose")[2]
+    assert [r["people"] for r in data["results"]] == [[], []]
+    # A cluttered scene without people: an answer (possibly a false positive), never an error.
+    data = client.predict(image=handle_file(_scene(0)), methods=METHODS, keypoint_threshold=0.2,
+                          person_threshold=0.5, api_name="/pose")[2]
+    assert all(isinstance(r["people"], list) and "error" not in r for r in data["results"])
+
+
+def test_pretrained_methods_offline_are_named(client):
+    data = client.predict(image=handle_file(_scene(2)), methods=["tiny-bottomup-pose", "openpose_body_coco"],
+                          keypoint_threshold=0.2, person_threshold=0.2, api_name="/pose")[2]
+    errors = [r for r in data["results"] if "error" in r]
+    assert len(errors) == 1 and "needs a download" in errors[0]["error"]
+
+
+@pytest.mark.parametrize(("methods", "kt", "pt", "message"), [
+    ([], 0.2, 0.2, "at least one method"),
+    (["alphapose"], 0.2, 0.2, "Unknown method"),
+    (METHODS, 1.5, 0.2, "keypoint threshold"),
+    (METHODS, 0.2, -1.0, "person threshold"),
+])
+def test_bad_settings_get_plain_errors(client, methods, kt, pt, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(image=handle_file(_scene(2)), methods=methods, keypoint_threshold=kt,
+                       person_threshold=pt, api_name="/pose")
+
+
+def test_bad_images_get_plain_errors(client, app_url, tmp_path):
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"GIF89a but nothing else")
+    with pytest.raises(AppError, match="not an image|truncated"):
+        client.predict(image=handle_file(str(junk)), methods=METHODS, keypoint_threshold=0.2,
+                       person_threshold=0.2, api_name="/pose")
+    event, data = raw_call(app_url, "pose", '{"data": [null, ["tiny-bottomup-pose"], 0.2, 0.2]}')
+    assert event == "error" and "No image" in data
