@@ -129,6 +129,16 @@ def pose_endpoint(
     )
 
 
+def _models_table() -> str:
+    rows = ["| method | family | reference | size | here |", "|---|---|---|---:|---|"]
+    for name in zoo.pose_names():
+        spec = get_spec(name)
+        _, status = availability(spec)
+        family = "bottom-up" if "bottomup" in name or "openpose" in name else "top-down"
+        rows.append(f"| `{name}` | {family} | {spec.reference_metric} | {spec.size_mb:.0f} MB | {status} |")
+    return "\n".join(rows)
+
+
 def create_demo() -> gr.Blocks:
     bundled = zoo.pose_names("bundled")
     scenes = sorted(str(p) for p in (EXAMPLES / "pose").glob("*.png"))
@@ -168,6 +178,8 @@ def create_demo() -> gr.Blocks:
                 )
                 with gr.Accordion("Poses as JSON", open=False):
                     data = gr.JSON(show_label=False)
+        with gr.Accordion("The models: published and measured keypoint AP, size", open=False):
+            gr.Markdown(_models_table())
         with gr.Accordion("Cost against the number of people (measured here)", open=True):
             if TIME_PLOT.is_file():
                 gr.Image(str(TIME_PLOT), show_label=False, buttons=["download"])
