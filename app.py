@@ -81,6 +81,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.mcp:
+        try:
+            import mcp  # noqa: F401  (Gradio's MCP server needs it; it is an optional extra)
+        except ImportError:
+            raise SystemExit("--mcp needs Gradio's MCP extra: pip install 'gradio[mcp]==6.31.0'") from None
     app = build_app([args.demo] if args.demo else None)
     app.launch(
         server_name=args.host,
