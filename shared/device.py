@@ -57,6 +57,12 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
+def synchronise(device: torch.device) -> None:
+    """Wait for queued GPU work, so a wall-clock timing covers the computation itself."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def describe() -> str:
     """A one-line name of the machine, printed beside every measured figure."""
     dev = pick_device()

@@ -153,6 +153,14 @@ def load_model(spec: ModelSpec, device: torch.device | None = None) -> torch.nn.
     return model.to(device or devices.pick_device()).eval()
 
 
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The string metadata of a `.safetensors` file, read from its header only."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return dict(f.metadata() or {})
+
+
 def module_bytes(model: Any) -> int:
     """Memory held by a model's parameters and buffers (what the cache budgets)."""
     if not isinstance(model, torch.nn.Module):
@@ -224,6 +232,7 @@ def get_model(name: str) -> Any:
 def models_table() -> list[dict[str, Any]]:
     """The registry as JSON-friendly rows, with whether each model is usable now."""
     rows = []
+    loaded = set(CACHE.loaded())
     for s in specs():
         usable, status = availability(s)
         rows.append(
@@ -239,7 +248,7 @@ def models_table() -> list[dict[str, Any]]:
                 "paper": s.paper,
                 "usable": usable,
                 "status": status,
-                "loaded": s.name in CACHE.loaded(),
+                "loaded": s.name in loaded,
             }
         )
     return rows

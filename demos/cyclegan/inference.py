@@ -73,12 +73,10 @@ def _run(name: str, x: torch.Tensor) -> tuple[torch.Tensor, float]:
     net = get_model(name)
     dev = next(net.parameters()).device
     with torch.inference_mode(), devices.autocast(dev):
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
+        devices.synchronise(dev)
         t0 = time.perf_counter()
         y = net(x.to(dev))
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
+        devices.synchronise(dev)
     return y.float().cpu(), time.perf_counter() - t0
 
 

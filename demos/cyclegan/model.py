@@ -18,6 +18,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from shared.loading import read_metadata
+
 FORMAT = "vision-lab-cyclegan-1"
 
 
@@ -173,11 +175,6 @@ def save_pair(
     meta.update({k: str(v) for k, v in (metadata or {}).items()})
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=meta)
-
-
-def read_metadata(path: str | Path) -> dict[str, str]:
-    with safe_open(str(path), framework="pt") as f:
-        return dict(f.metadata() or {})
 
 
 def select_direction(state: dict[str, torch.Tensor], direction: str) -> dict[str, torch.Tensor]:

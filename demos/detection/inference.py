@@ -45,11 +45,6 @@ class Detections:
         }
 
 
-def _synchronise(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def detect(name: str, image: Image.Image, score_threshold: float = 0.3, scale: float = 1.0) -> Detections:
     """Detections of model `name` on `image`; boxes multiplied by `scale` (to input pixels)."""
     spec = get_spec(name)
@@ -58,10 +53,10 @@ def detect(name: str, image: Image.Image, score_threshold: float = 0.3, scale: f
     categories = spec.extra["categories"]
     x = to_tensor(image).to(dev)
     with torch.inference_mode(), devices.autocast(dev):
-        _synchronise(dev)
+        devices.synchronise(dev)
         t0 = time.perf_counter()
         out = model([x])[0]
-        _synchronise(dev)
+        devices.synchronise(dev)
         seconds = time.perf_counter() - t0
     keep = out["scores"] >= score_threshold
     boxes = (out["boxes"][keep].float() * scale).cpu().tolist()

@@ -28,6 +28,8 @@ from torchvision.models.detection.retinanet import (
 )
 from torchvision.ops import box_iou
 
+from shared.loading import read_metadata
+
 from .losses import LOSSES, anchor_loss_anatomy, classification_loss, one_hot_targets
 
 CONFIG: dict = {
@@ -213,11 +215,6 @@ def save_checkpoint(model: RetinaNet, path: str | Path, metadata: dict[str, str]
     meta.update({k: str(v) for k, v in (metadata or {}).items()})
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=meta)
-
-
-def read_metadata(path: str | Path) -> dict[str, str]:
-    with safe_open(str(path), framework="pt") as f:
-        return dict(f.metadata() or {})
 
 
 def load_checkpoint(path: str | Path) -> RetinaNet:

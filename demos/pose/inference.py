@@ -26,11 +26,6 @@ DEMO = "pose"
 BOX_THRESHOLD = 0.2  # top-down: detector boxes below this are not cropped at all
 
 
-def _synchronise(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def _rescore(box_score: float, keypoint_scores: np.ndarray) -> float:
     """SimpleBaselines' person score: box confidence x mean of the confident keypoints."""
     confident = keypoint_scores[keypoint_scores > 0.2]
@@ -126,10 +121,10 @@ def estimate(method_name: str, pil_image: Image.Image, keypoint_threshold: float
     dev = next(model.parameters()).device
     image = to_tensor(pil_image).to(dev)
     with devices.autocast(dev):
-        _synchronise(dev)
+        devices.synchronise(dev)
         t0 = time.perf_counter()
         raw, evidence = run(model, image, box_threshold=min(BOX_THRESHOLD, person_threshold))
-        _synchronise(dev)
+        devices.synchronise(dev)
         seconds = time.perf_counter() - t0
     return {
         "method": method_name,

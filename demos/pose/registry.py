@@ -13,8 +13,8 @@ import json
 from functools import partial
 
 import torchvision.models.detection as tvd
-from safetensors import safe_open
 
+from shared.loading import read_metadata
 from shared.registry import BundledFile, HubFile, ModelSpec, UrlFile, names, register
 
 from .bottomup import BottomUpPose
@@ -42,9 +42,7 @@ BUNDLED = {
 def checkpoint_metadata(filename: str) -> dict:
     """The training record stored in a bundled checkpoint ({} when the file is missing)."""
     try:
-        with safe_open(str(BundledFile(filename).path), framework="pt") as f:
-            meta = f.metadata() or {}
-        return json.loads(meta.get("training", "{}"))
+        return json.loads(read_metadata(BundledFile(filename).path).get("training", "{}"))
     except Exception:  # a missing or damaged file is reported by the loader, not here
         return {}
 
