@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from shared.images import BadInput
-from shared.loading import ModelUnavailable, models_table
+from shared.loading import ModelUnavailable, availability, models_table
+from shared.registry import get_spec
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("visionlab")
@@ -69,6 +70,27 @@ def finite(value: float, name: str, *, low: float | None = None, high: float | N
     if low is not None and value < low or high is not None and value > high:
         raise ValueError(f"{name} must be between {low} and {high} (got {value}).")
     return value
+
+
+def model_choices(names: list[str]) -> list[tuple[str, str]]:
+    """(label, name) pairs for a model picker; the label says when a model is not usable now."""
+    out = []
+    for name in names:
+        usable, status = availability(get_spec(name))
+        out.append((name if usable else f"{name} — {status}", name))
+    return out
+
+
+def chosen_models(chosen: list[str] | str | None, known: list[str], what: str = "model") -> list[str]:
+    """The picked names, validated against `known` and de-duplicated in order."""
+    if not chosen:
+        raise ValueError(f"Choose at least one {what}.")
+    if isinstance(chosen, str):
+        chosen = [chosen]
+    unknown = [m for m in chosen if m not in known]
+    if unknown:
+        raise ValueError(f"Unknown {what} {unknown[0]!r}. Choose from: {', '.join(known)}.")
+    return list(dict.fromkeys(chosen))
 
 
 def intro(question: str, answer_md: str) -> None:

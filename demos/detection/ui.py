@@ -39,25 +39,9 @@ three ways, the loss of every anchor of your image, and the published COCO model
 """
 
 
-def _choices() -> list[tuple[str, str]]:
-    out = []
-    for name in zoo.detection_names():
-        usable, status = availability(get_spec(name))
-        out.append((name if usable else f"{name} — {status}", name))
-    return out
-
-
 def _validate(models: list[str] | None, score_threshold: float) -> tuple[list[str], float]:
-    if not models:
-        raise ValueError("Choose at least one model.")
-    if isinstance(models, str):
-        models = [models]
-    known = set(zoo.detection_names())
-    unknown = [m for m in models if m not in known]
-    if unknown:
-        raise ValueError(f"Unknown model {unknown[0]!r}. Choose from: {', '.join(sorted(known))}.")
-    threshold = ui.finite(score_threshold, "The score threshold", low=0.0, high=1.0)
-    return list(dict.fromkeys(models)), threshold
+    names = ui.chosen_models(models, sorted(zoo.detection_names()))
+    return names, ui.finite(score_threshold, "The score threshold", low=0.0, high=1.0)
 
 
 @ui.handle_errors
@@ -132,7 +116,8 @@ def create_demo() -> gr.Blocks:
             with gr.Column(scale=1, min_width=320):
                 image = inputs.Image(type="filepath", label="image", value=scenes[0] if scenes else None,
                                      height=320)
-                models = inputs.CheckboxGroup(_choices(), value=bundled, label="models")
+                models = inputs.CheckboxGroup(ui.model_choices(zoo.detection_names()), value=bundled,
+                                          label="models")
                 threshold = inputs.Slider(0.05, 0.95, value=0.3, step=0.05, label="score threshold")
                 run = gr.Button("Detect", variant="primary")
                 gr.Examples([[p] for p in scenes], inputs=[image], label="generated scenes (bundled models)",

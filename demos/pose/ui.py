@@ -40,26 +40,11 @@ HigherHRNet-W32 67.1); bottom-up wins on crowded scenes under a fixed time budge
 """
 
 
-def _choices() -> list[tuple[str, str]]:
-    out = []
-    for name in zoo.pose_names():
-        usable, status = availability(get_spec(name))
-        out.append((name if usable else f"{name} — {status}", name))
-    return out
-
-
 def _validate(methods, keypoint_threshold, person_threshold) -> tuple[list[str], float, float]:
-    if not methods:
-        raise ValueError("Choose at least one method.")
-    if isinstance(methods, str):
-        methods = [methods]
-    known = zoo.pose_names()
-    unknown = [m for m in methods if m not in known]
-    if unknown:
-        raise ValueError(f"Unknown method {unknown[0]!r}. Choose from: {', '.join(known)}.")
+    names = ui.chosen_models(methods, zoo.pose_names(), what="method")
     kt = ui.finite(keypoint_threshold, "The keypoint threshold", low=0.0, high=1.0)
     pt = ui.finite(person_threshold, "The person threshold", low=0.0, high=1.0)
-    return list(dict.fromkeys(methods)), kt, pt
+    return names, kt, pt
 
 
 def _evidence_images(picture, result: dict) -> list[tuple]:
@@ -150,7 +135,9 @@ def create_demo() -> gr.Blocks:
                 image = inputs.Image(
                     type="filepath", label="image", height=300, value=scenes[0] if scenes else None
                 )
-                methods = inputs.CheckboxGroup(_choices(), value=bundled, label="methods")
+                methods = inputs.CheckboxGroup(
+                    ui.model_choices(zoo.pose_names()), value=bundled, label="methods"
+                )
                 kt = inputs.Slider(0.0, 1.0, value=0.2, step=0.05, label="keypoint score threshold")
                 pt = inputs.Slider(0.0, 1.0, value=0.2, step=0.05, label="person score threshold")
                 run = gr.Button("Estimate poses", variant="primary")
