@@ -25,8 +25,8 @@ from demos.detection.data import (
     to_tensor,
 )
 from demos.detection.evaluate import CI_SUBSET, evaluate
+from demos.detection.inference import anatomy_of
 from demos.detection.model import (
-    anchor_anatomy,
     build_detector,
     load_checkpoint,
     match_anchors,
@@ -112,12 +112,14 @@ def test_ohem_is_capped_by_available_negatives_and_normalised_by_foreground() ->
 
 def test_loss_anatomy_shows_focal_loss_discounting_easy_negatives() -> None:
     model = build_detector("focal")
-    image, target = SceneDataset("val", 1)[0]
-    anatomy = anchor_anatomy(model, image, target)
+    image, boxes, labels = make_scene(split_seed("val", 0))
+    anatomy = anatomy_of(model, image, (boxes, labels))
     # At the prior (p = 0.01) almost every anchor is an easy negative: it dominates CE, not FL.
-    assert anatomy["ce_share_easy_negatives"] > 0.9
-    assert anatomy["focal_share_easy_negatives"] < anatomy["ce_share_easy_negatives"]
-    assert anatomy["ce"].shape == anatomy["focal"].shape == (anatomy["anchors"].shape[0],)
+    ce_share = anatomy.share_from_easy_negatives(anatomy.ce)
+    assert ce_share > 0.9
+    assert anatomy.share_from_easy_negatives(anatomy.focal[2.0]) < ce_share
+    valid = anatomy.num_anchors - anatomy.num_ignored
+    assert anatomy.ce.shape == anatomy.focal[2.0].shape == anatomy.negative.shape == (valid,)
 
 
 # ---------------------------------------------------------------- data

@@ -79,11 +79,17 @@ class Anatomy:
     num_ignored: int
     p_t: torch.Tensor  # (A,) per valid anchor: geometric mean over classes of p_t
     ce: torch.Tensor  # (A,) per valid anchor: CE summed over classes
+    negative: torch.Tensor  # (A,) bool per valid anchor: matched to background
     focal: dict[float, torch.Tensor] = field(default_factory=dict)  # gamma -> (A,)
 
     def share_from_easy(self, losses: torch.Tensor, threshold: float = 0.9) -> float:
         """Fraction of the total loss contributed by anchors with p_t above `threshold`."""
         return float(losses[self.p_t > threshold].sum() / losses.sum().clamp_min(1e-12))
+
+    def share_from_easy_negatives(self, losses: torch.Tensor, threshold: float = 0.9) -> float:
+        """Like `share_from_easy`, counting only background anchors."""
+        easy = self.negative & (self.p_t > threshold)
+        return float(losses[easy].sum() / losses.sum().clamp_min(1e-12))
 
     def as_json(self) -> dict:
         easy = int((self.p_t > 0.9).sum())
@@ -119,7 +125,6 @@ def anatomy(name: str, image: Image.Image, truth: tuple[torch.Tensor, torch.Tens
     Without ground truth (an uploaded image), the model's own confident detections
     (score >= 0.5) stand in for the labels; the result says so.
     """
-    model = get_model(name)
     source = "the scene's annotations"
     if truth is None:
         found = detect(name, image, score_threshold=0.5)
@@ -127,6 +132,13 @@ def anatomy(name: str, image: Image.Image, truth: tuple[torch.Tensor, torch.Tens
         labels = torch.tensor(found.label_ids, dtype=torch.int64)
         truth = (boxes, labels)
         source = "the model's own detections with score >= 0.5 (no annotations for this image)"
+    return anatomy_of(get_model(name), image, truth, gammas, name=name, source=source)
+
+
+def anatomy_of(model: torch.nn.Module, image: Image.Image, truth: tuple[torch.Tensor, torch.Tensor],
+               gammas: tuple[float, ...] = ANATOMY_GAMMAS, name: str = "",
+               source: str = "the scene's annotations") -> Anatomy:
+    """Per-anchor CE and focal loss of `image` under `model`, labelled by `truth` (boxes, labels)."""
     dev = next(model.parameters()).device
     target = {"boxes": truth[0].to(dev), "labels": truth[1].to(dev)}
     logits, _, matched = forward_matched(model, to_tensor(image).to(dev), target)
@@ -140,5 +152,6 @@ def anatomy(name: str, image: Image.Image, truth: tuple[torch.Tensor, torch.Tens
     return Anatomy(
         model=name, truth=source, num_anchors=int(matched.numel()),
         num_positive=int((matched >= 0).sum()), num_negative=int((matched == -1).sum()),
-        num_ignored=int((matched == -2).sum()), p_t=torch.exp(-ce.mean(1)), ce=ce.sum(1), focal=focal,
+        num_ignored=int((matched == -2).sum()), p_t=torch.exp(-ce.mean(1)), ce=ce.sum(1),
+        negative=matched[valid] == -1, focal=focal,
     )

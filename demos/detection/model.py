@@ -30,7 +30,7 @@ from torchvision.ops import box_iou
 
 from shared.loading import read_metadata
 
-from .losses import LOSSES, anchor_loss_anatomy, classification_loss, one_hot_targets
+from .losses import LOSSES, classification_loss, one_hot_targets
 
 CONFIG: dict = {
     "num_classes": 5,
@@ -198,14 +198,6 @@ def match_anchors(model: RetinaNet, image: torch.Tensor, target: dict[str, torch
     """(anchors (A, 4), matched_idxs (A,)) with the model's own anchor generator and matcher."""
     _, anchors, matched = forward_matched(model, image, target)
     return anchors, matched
-
-
-def anchor_anatomy(model: RetinaNet, image: torch.Tensor, target: dict[str, torch.Tensor]) -> dict:
-    """Per-anchor CE and focal loss of one image (see losses.anchor_loss_anatomy)."""
-    logits, anchors, matched = forward_matched(model, image, target)
-    result = anchor_loss_anatomy(logits, matched, target["labels"])
-    result["anchors"] = anchors
-    return result
 
 
 def save_checkpoint(model: RetinaNet, path: str | Path, metadata: dict[str, str] | None = None) -> None:
