@@ -22,8 +22,9 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 from tqdm import tqdm
+
+from shared.training_state import load_state, save_state, state_paths
 
 from .data import SPLIT_SIZES, SceneDataset, collate
 from .evaluate import CI_SUBSET, evaluate, imbalance, inference_ms
@@ -46,41 +47,6 @@ def batch_for_step(step: int, batch_size: int, data_seed: int) -> tuple[list, li
     first = (data_seed + step * batch_size) % (SPLIT_SIZES["train"] - batch_size)
     dataset = SceneDataset("train", batch_size, start=first)
     return collate([dataset[i] for i in range(batch_size)])
-
-
-def _state_paths(state_dir: Path, loss: str) -> tuple[Path, Path]:
-    return state_dir / f"detection_{loss}_state.safetensors", state_dir / f"detection_{loss}_state.json"
-
-
-def save_state(state_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, info: dict) -> None:
-    """Weights and optimiser moments as tensors, everything else as JSON; written atomically."""
-    weights_path, json_path = _state_paths(state_dir, model.loss_name)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    tensors = {f"model.{k}": v.detach().clone() for k, v in model.state_dict().items()}
-    optim_state = optimizer.state_dict()
-    for index, slots in optim_state["state"].items():
-        for key, value in slots.items():
-            tensors[f"optim.{index}.{key}"] = value.detach().clone()
-    tmp = weights_path.with_suffix(".tmp")
-    save_file(tensors, str(tmp))
-    os.replace(tmp, weights_path)
-    info = dict(info, param_groups=optim_state["param_groups"])
-    json_path.with_suffix(".tmp").write_text(json.dumps(info, indent=1))
-    os.replace(json_path.with_suffix(".tmp"), json_path)
-
-
-def load_state(state_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
-    weights_path, json_path = _state_paths(state_dir, model.loss_name)
-    info = json.loads(json_path.read_text())
-    tensors = load_file(str(weights_path))
-    model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
-    slots: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, index, name = key.split(".", 2)
-            slots.setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict({"state": slots, "param_groups": info["param_groups"]})
-    return info
 
 
 def machine_description() -> str:
@@ -169,8 +135,8 @@ def main(argv: list[str] | None = None) -> dict:
     model = build_detector(args.loss, seed=args.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     start, elapsed = 0, 0.0
-    if args.resume and _state_paths(args.state_dir, args.loss)[1].exists():
-        info = load_state(args.state_dir, model, optimizer)
+    if args.resume and state_paths(args.state_dir, f"detection_{args.loss}")[1].exists():
+        info = load_state(args.state_dir, f"detection_{args.loss}", model, optimizer)
         start, elapsed = info["step"], info["elapsed_seconds"]
         print(f"resumed {args.loss} at step {start}")
 
@@ -198,6 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
         if done % args.checkpoint_every == 0 or done == stop:
             save_state(
                 args.state_dir,
+                f"detection_{args.loss}",
                 model,
                 optimizer,
                 {

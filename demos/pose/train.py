@@ -24,8 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from tqdm import tqdm
+
+from shared.training_state import load_state, save_state, state_paths
 
 from . import bottomup, topdown
 from .data import FLIP_INDEX, IMAGE_SIZE, make_scene, split_seed, to_tensor
@@ -158,41 +160,7 @@ def step_loss(name: str, model: torch.nn.Module, step: int, batch_size: int, dat
     return {"total": l_heat + l_paf, "heat": l_heat, "paf": l_paf}
 
 
-# ---------------------------------------------------------------- resumable state
-
-
-def _state_paths(state_dir: Path, name: str) -> tuple[Path, Path]:
-    return state_dir / f"pose_{name}_state.safetensors", state_dir / f"pose_{name}_state.json"
-
-
-def save_state(state_dir: Path, name: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-               info: dict) -> None:
-    """Weights and optimiser moments as tensors, the rest as JSON; each written atomically."""
-    weights_path, json_path = _state_paths(state_dir, name)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    tensors = {f"model.{k}": v.detach().clone().contiguous() for k, v in model.state_dict().items()}
-    optim_state = optimizer.state_dict()
-    for index, slots in optim_state["state"].items():
-        for key, value in slots.items():
-            tensors[f"optim.{index}.{key}"] = value.detach().clone().reshape(value.shape)
-    save_file(tensors, str(weights_path.with_suffix(".tmp")))
-    os.replace(weights_path.with_suffix(".tmp"), weights_path)
-    json_path.with_suffix(".tmp").write_text(json.dumps(dict(info, param_groups=optim_state["param_groups"])))
-    os.replace(json_path.with_suffix(".tmp"), json_path)
-
-
-def load_state(state_dir: Path, name: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
-    weights_path, json_path = _state_paths(state_dir, name)
-    info = json.loads(json_path.read_text())
-    tensors = load_file(str(weights_path))
-    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
-    slots: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, index, slot = key.split(".", 2)
-            slots.setdefault(int(index), {})[slot] = value
-    optimizer.load_state_dict({"state": slots, "param_groups": info["param_groups"]})
-    return info
+# ---------------------------------------------------------------- machine
 
 
 def machine_description() -> str:
@@ -292,8 +260,8 @@ def main(argv: list[str] | None = None) -> dict:
     model = build(args.model, args.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     start, elapsed = 0, 0.0
-    if args.resume and _state_paths(args.state_dir, args.model)[1].exists():
-        info = load_state(args.state_dir, args.model, optimizer=optimizer, model=model)
+    if args.resume and state_paths(args.state_dir, f"pose_{args.model}")[1].exists():
+        info = load_state(args.state_dir, f"pose_{args.model}", model, optimizer)
         start, elapsed = info["step"], info["elapsed_seconds"]
         print(f"resumed {args.model} at step {start}")
     stop = start if args.export_now else args.steps
@@ -321,7 +289,7 @@ def main(argv: list[str] | None = None) -> dict:
         active += dt
         out_of_time = args.max_minutes > 0 and active >= args.max_minutes * 60
         if done % args.checkpoint_every == 0 or done == stop or out_of_time:
-            save_state(args.state_dir, args.model, model, optimizer, {
+            save_state(args.state_dir, f"pose_{args.model}", model, optimizer, {
                 "step": done, "elapsed_seconds": active,
                 "args": {k: str(v) for k, v in vars(args).items()}})
         if out_of_time:
