@@ -83,9 +83,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.mcp:
         try:
-            import mcp  # noqa: F401  (Gradio's MCP server needs it; it is an optional extra)
+            import mcp  # noqa: F401  (Gradio's MCP server needs it; requirements.txt installs it)
         except ImportError:
-            raise SystemExit("--mcp needs Gradio's MCP extra: pip install 'gradio[mcp]==6.31.0'") from None
+            raise SystemExit("--mcp needs Gradio's MCP extra: pip install -r requirements.txt") from None
     app = build_app([args.demo] if args.demo else None)
     app.launch(
         server_name=args.host,
