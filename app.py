@@ -17,7 +17,9 @@ import os
 
 import gradio as gr
 
-from shared.ui import create_models_demo
+from shared.i18n import I18N, tr
+from shared.device import configure_threads
+from shared.ui import create_models_demo, open_tab_from_link
 
 # name -> (tab title, module with `create_demo()`); the order is the tab order.
 DEMOS: dict[str, tuple[str, str]] = {
@@ -31,13 +33,17 @@ HEADER = """# Vision Lab
 Classic computer-vision interview questions, answered with demos you can click.
 Each tab starts with the question, gives a short answer, then shows the evidence:
 pictures and numbers computed on this machine as you watch."""
+LANGUAGE = ("The page follows your browser's language; switch it under Settings → Language at "
+            "the foot of the page (English / 简体中文).")
 
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="amber")
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
+.language-note { font-size: 0.85em; opacity: 0.75; }
+.tab-question p { font-size: 1.25em; font-weight: 600; margin: 0.3em 0; }
 """
-# Gradio 6 takes theme and css at launch; tests and benchmarks launch with the same look.
-STYLE = {"theme": THEME, "css": CSS}
+# Gradio 6 takes theme, css and translations at launch; tests and benchmarks launch the same way.
+STYLE = {"theme": THEME, "css": CSS, "i18n": I18N}
 
 
 def build_app(names: list[str] | None = None) -> gr.Blocks:
@@ -52,14 +58,17 @@ def build_app(names: list[str] | None = None) -> gr.Blocks:
         if single:
             importlib.import_module(DEMOS[names[0]][1]).create_demo()
         else:
-            gr.Markdown(HEADER)
-            with gr.Tabs():
+            gr.Markdown(tr("app.header", HEADER))
+            gr.Markdown(tr("app.language", LANGUAGE), elem_classes="language-note")
+            with gr.Tabs() as tabs:
                 for name in names:
                     tab_title, module = DEMOS[name]
-                    with gr.Tab(tab_title, id=name):
+                    with gr.Tab(tr(f"tab.{name}", tab_title), id=name):
                         importlib.import_module(module).create_demo()
-                with gr.Tab("Models", id="models"):
+                with gr.Tab(tr("tab.models", "Models"), id="models"):
                     create_models_demo()
+            # `?tab=pose` opens that tab: a link can point at one question.
+            app.load(open_tab_from_link, outputs=tabs, api_visibility="private", queue=False)
         if single:  # `/models` stays available on single-demo Spaces too
             with gr.Accordion("Models", open=False, visible=False):
                 create_models_demo()
@@ -86,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
             import mcp  # noqa: F401  (Gradio's MCP server needs it; requirements.txt installs it)
         except ImportError:
             raise SystemExit("--mcp needs Gradio's MCP extra: pip install -r requirements.txt") from None
+    configure_threads()  # threads per model call = cores / model calls at once (shared.device)
     app = build_app([args.demo] if args.demo else None)
     app.launch(
         server_name=args.host,

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from shared.registry import ROOT, BundledFile, specs
 
-SPACE_FILES = ["app.py", "requirements.txt", "LICENSE", "shared/*.py", "demos/*.py", "demos/*/*.py",
+SPACE_FILES = ["app.py", "requirements.txt", "LICENSE", "shared/*.py", "shared/locales/*.yaml",
+               "demos/*.py", "demos/*/*.py",
                "checkpoints/*.safetensors", "checkpoints/*.md", "examples/*", "examples/*/*"]
 
 

@@ -1,6 +1,7 @@
 """Gradio helpers every tab shares: error translation, the intro block, the models tab.
 
-This is the only module of `shared` that imports Gradio; model code never does.
+With `components` and `i18n`, the only modules of `shared` that import Gradio; model
+code never does.
 """
 
 from __future__ import annotations
@@ -8,17 +9,65 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import gradio as gr
+import torch
+from gradio import processing_utils
 
+from shared.i18n import tr
 from shared.images import BadInput
 from shared.loading import ModelUnavailable, availability, models_table
 from shared.registry import get_spec
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("visionlab")
+
+# Queue groups, passed to every event listener (see README, "Queue and concurrency").
+# Every event that runs a torch model shares one pool of two: measured on 2 cores with
+# 16 clients, one at a time lost a third of the throughput (a model request is also
+# decoding, drawing and encoding, which overlap well with another's torch work), while
+# four at a time gained nothing and doubled the optimizer playground's latency. The
+# playground (pure Python) and the registry listing have pools of their own, so they
+# stay quick while models run. VISIONLAB_MODEL_CONCURRENCY resizes the model pool for
+# other hardware (a GPU with memory to spare, many cores).
+MODEL_CONCURRENCY = max(1, int(os.environ.get("VISIONLAB_MODEL_CONCURRENCY", "2")))
+MODEL_QUEUE: dict[str, Any] = {"concurrency_id": "model", "concurrency_limit": MODEL_CONCURRENCY}
+LIGHT_QUEUE: dict[str, Any] = {"concurrency_id": "light", "concurrency_limit": 2}
+REGISTRY_QUEUE: dict[str, Any] = {"concurrency_id": "registry", "concurrency_limit": 4}
+QUEUE_MAX_SIZE = 64  # requests waiting in all pools together; more are refused at once
+
+
+def _save_pil_to_cache_atomically(img: Any, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+    """Gradio's `save_pil_to_cache`, but the file appears whole or not at all.
+
+    Gradio 6.31 rewrites an output image in place at a path named by its content hash,
+    so two requests that produce the same picture write the same file, and a download
+    of it that starts meanwhile reads a truncated file (the client sees "peer closed
+    connection"). Writing to a temporary name and renaming it into place closes that
+    race: a reader keeps the complete file it opened.
+    """
+    data = processing_utils.encode_pil_to_bytes(img, format)
+    folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+    folder.mkdir(exist_ok=True, parents=True)
+    path = (folder / f"{name}.{format}").resolve()
+    fd, staging = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(staging, 0o644)
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+    return str(path)
+
+
+processing_utils.save_pil_to_cache = _save_pil_to_cache_atomically
 
 # Errors whose message is already written for the person using the demo.
 USER_ERRORS = (BadInput, ModelUnavailable, ValueError, KeyError)
@@ -29,11 +78,31 @@ def user_message(exc: BaseException) -> str:
     return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
 
 
+OUT_OF_MEMORY = "The GPU ran out of memory for this image; try a smaller image."
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """True for an accelerator's out-of-memory error (CUDA's has its own type; MPS's does not)."""
+    return isinstance(exc, torch.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
+
+
+def free_accelerator_memory() -> None:
+    """Hand the failed request's cached blocks back, so the next request starts clean."""
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    mps = getattr(torch, "mps", None)
+    if mps is not None and torch.backends.mps.is_available():
+        mps.empty_cache()
+
+
 def handle_errors(fn: F) -> F:
     """Turn any failure inside a handler into a `gr.Error` with a plain message.
 
     Expected failures (bad input, a model that needs a download) show their own
-    message; anything else is logged with its traceback and reported briefly, so the
+    message; running out of GPU memory says so and frees the cache, so the next request
+    works; anything else is logged with its traceback and reported briefly, so the
     visitor never sees a stack trace and the worker keeps serving.
     """
 
@@ -46,6 +115,10 @@ def handle_errors(fn: F) -> F:
         except USER_ERRORS as exc:
             raise gr.Error(user_message(exc), print_exception=False) from None
         except Exception as exc:
+            if out_of_memory(exc):
+                log.warning("out of memory in %s: %s", fn.__name__, (str(exc).splitlines() or [""])[0])
+                free_accelerator_memory()
+                raise gr.Error(OUT_OF_MEMORY, print_exception=False) from None
             log.exception("unexpected failure in %s", fn.__name__)
             raise gr.Error(
                 f"Something went wrong while computing this ({type(exc).__name__}). "
@@ -93,11 +166,28 @@ def chosen_models(chosen: list[str] | str | None, known: list[str], what: str = 
     return list(dict.fromkeys(chosen))
 
 
-def intro(question: str, answer_md: str) -> None:
-    """The top of every tab: the interview question, then a short collapsible answer."""
-    gr.Markdown(f"### {question}")
-    with gr.Accordion("Short answer", open=False):
-        gr.Markdown(answer_md)
+def intro(demo: str, question: str, answer_md: str) -> None:
+    """The top of every tab: the interview question, a short collapsible answer, and a
+    button that copies a link reopening the tab as it is now (Gradio's deep links)."""
+    with gr.Row(equal_height=True):
+        gr.Markdown(tr(f"{demo}.question", question), elem_classes="tab-question")
+        gr.DeepLinkButton("Copy a link to this view", "Link copied", size="sm", scale=0, min_width=200)
+    with gr.Accordion(tr("intro.short_answer", "Short answer"), open=False):
+        gr.Markdown(tr(f"{demo}.answer", answer_md))
+
+
+def open_tab_from_link(request: gr.Request) -> gr.Tabs:
+    """The tab named by `?tab=<id>` in the page's address; the first tab otherwise."""
+    wanted = request.query_params.get("tab", "") if request is not None else ""
+    return gr.Tabs(selected=wanted) if wanted else gr.Tabs()
+
+
+def example_caching() -> dict[str, Any]:
+    """How `gr.Examples` caches: lazily on Spaces (the first click computes an example,
+    later visitors get it at once), not at all elsewhere, where a click fills the
+    inputs and the tab's own change events compute the result."""
+    on_spaces = os.getenv("SYSTEM") == "spaces" or os.getenv("VISIONLAB_CACHE_EXAMPLES") == "1"
+    return {"cache_examples": True, "cache_mode": "lazy"} if on_spaces else {"cache_examples": False}
 
 
 def models_json() -> list[dict[str, Any]]:
@@ -115,17 +205,18 @@ def models_rows() -> list[list[Any]]:
 def create_models_demo() -> gr.Blocks:
     """A small tab listing the registry; its refresh button is the `/models` endpoint."""
     with gr.Blocks() as demo:
-        gr.Markdown(
+        gr.Markdown(tr(
+            "models.intro",
             "Every model the suite knows. **Bundled** models were trained by this project "
             "and ship with it; **pretrained** ones are the published checkpoints, fetched on "
-            "first use and cached. Reference metrics are the publishers' figures."
-        )
+            "first use and cached. Reference metrics are the publishers' figures.",
+        ))
         table = gr.Dataframe(headers=MODEL_COLUMNS, interactive=False, wrap=True, elem_id="models-table")
-        refresh = gr.Button("Refresh", size="sm")
+        refresh = gr.Button(tr("models.refresh", "Refresh"), size="sm")
         data = gr.JSON(visible=False)
-        refresh.click(models_json, outputs=data, api_name="models").then(
-            models_rows, outputs=table, api_visibility="private"
+        refresh.click(models_json, outputs=data, api_name="models", **REGISTRY_QUEUE).then(
+            models_rows, outputs=table, api_visibility="private", **REGISTRY_QUEUE
         )
-        demo.load(models_rows, outputs=table, api_visibility="private")
+        demo.load(models_rows, outputs=table, api_visibility="private", **REGISTRY_QUEUE)
     return demo
 

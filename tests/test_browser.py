@@ -30,20 +30,32 @@ TABS = {
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def browser():
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(app_url)
-        page.wait_for_selector("button[role=tab]", timeout=60_000)
-        page.errors = errors
-        yield page
+        yield browser
         browser.close()
+
+
+def _open(browser, url: str, **context):
+    """A fresh page (its own cookies, locale and window size) with the suite loaded."""
+    page = browser.new_context(**context).new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.goto(url)
+    page.wait_for_selector("button[role=tab]", timeout=60_000)
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url):
+    """A laptop-width window, kept open while the tests visit every tab in turn."""
+    page = _open(browser, app_url, viewport={"width": 1400, "height": 1000})
+    yield page
+    page.context.close()
 
 
 def _no_error_toast(page) -> None:
@@ -64,3 +76,42 @@ def test_tab_opens_ready_and_runs_its_first_example(page, tab):
     _no_error_toast(page)
     page.screenshot(path=str(ARTIFACTS / f"{tab}.png"), full_page=True)
     assert not page.errors, page.errors
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.mark.parametrize("tab", ["detection", "optimizers"])
+def test_phone_width_layout_has_no_sideways_scrolling(browser, app_url, tab):
+    page = _open(browser, f"{app_url}?tab={tab}", viewport=PHONE, is_mobile=True)
+    page.wait_for_selector(TABS[tab][1], state="visible", timeout=60_000)
+    page.wait_for_timeout(1000)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    page.screenshot(path=str(ARTIFACTS / f"phone_{tab}.png"), full_page=True)
+    assert overflow <= 2, f"the page is {overflow} px wider than a phone screen"
+    _no_error_toast(page)
+    page.context.close()
+
+
+def test_a_link_opens_the_tab_it_names(browser, app_url):
+    page = _open(browser, f"{app_url}?tab=pose")
+    selected = page.locator("button[role=tab][aria-selected=true]").first
+    page.wait_for_function("document.querySelector('button[role=tab][aria-selected=true]')"
+                           ".innerText.startsWith('Pose')", timeout=30_000)
+    assert selected.inner_text().startswith("Pose")
+    page.wait_for_selector(TABS["pose"][1], state="visible", timeout=60_000)
+    page.context.close()
+
+
+def test_chinese_browser_gets_chinese_and_can_switch_to_english(browser, app_url):
+    page = _open(browser, app_url, locale="zh-CN")
+    page.get_by_role("tab", name="检测：Focal Loss").wait_for(timeout=30_000)
+    page.get_by_text("单阶段检测器如何应对前景极少、背景极多的问题？").wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "detection_zh-CN.png"), full_page=False)
+    # The switch: Settings at the foot of the page, then Language.
+    page.locator("footer").get_by_text("设置").click()
+    page.get_by_role("combobox", name="Language").click()
+    page.get_by_role("option", name="English").first.click()
+    page.get_by_role("tab", name=TABS["detection"][0]).wait_for(timeout=30_000)
+    assert not page.errors, page.errors
+    page.context.close()

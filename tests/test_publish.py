@@ -13,7 +13,8 @@ def test_suite_space_plan(capsys):
     plans = publish.main(["--space", "someone/vision-lab", "--dry-run"])
     (plan,) = plans
     files = set(plan.files)
-    assert {"app.py", "requirements.txt", "README.md", "shared/registry.py", "LICENSE"} <= files
+    assert {"app.py", "requirements.txt", "README.md", "shared/registry.py", "LICENSE",
+            "shared/locales/zh-CN.yaml"} <= files
     assert any(f.startswith("demos/optimizers/") for f in files)
     assert not any(f.startswith(("tests/", "benchmarks/", ".ci/", "spaces/")) for f in files)
     assert not any("__pycache__" in f or f.endswith(".pyi") for f in files)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from demos.cyclegan.metrics import cycle_error, edge_map, translation_metrics
+from demos.cyclegan.metrics import cycle_error, edge_map, translation_metrics_and_edges
 from demos.cyclegan.registry import BUNDLED_NAMES, official_name
 from shared import device as devices
 from shared.loading import get_model
@@ -67,6 +67,7 @@ class Translation:
     reconstruction: Image.Image | None
     seconds: float
     metrics: dict[str, float]
+    input_edges: np.ndarray | None = None  # (H, W) bool, from the metrics; the overlay reuses it
 
 
 def _run(name: str, x: torch.Tensor) -> tuple[torch.Tensor, float]:
@@ -87,7 +88,8 @@ def translate(name: str, image: Image.Image, max_side: int = 512) -> Translation
     x = _to_tensor(picture)
     y, seconds = _run(name, x)
     unit_x, unit_y = (x + 1) / 2, (y.clamp(-1, 1) + 1) / 2  # (1, 3, H, W) in [0, 1]
-    metrics = {k: float(v[0]) for k, v in translation_metrics(unit_x, unit_y).items()}
+    measured, edges = translation_metrics_and_edges(unit_x, unit_y)
+    metrics = {k: float(v[0]) for k, v in measured.items()}
     metrics["mean_abs_change"] = float((unit_x - unit_y).abs().mean())
     back = reverse_of(name)
     reconstruction = None
@@ -95,14 +97,19 @@ def translate(name: str, image: Image.Image, max_side: int = 512) -> Translation
         x_back, _ = _run(back, y)
         reconstruction = _to_image(x_back)
         metrics["cycle_l1"] = float(cycle_error(unit_x, (x_back.clamp(-1, 1) + 1) / 2)[0])
-    return Translation(name, back, picture, _to_image(y), reconstruction, seconds, metrics)
+    return Translation(name, back, picture, _to_image(y), reconstruction, seconds, metrics, edges[0].numpy())
 
 
 def edge_overlay(
-    source: Image.Image, target: Image.Image, colour: tuple[int, int, int] = (255, 0, 255)
+    source: Image.Image, target: Image.Image, colour: tuple[int, int, int] = (255, 0, 255),
+    edges: np.ndarray | None = None,
 ) -> Image.Image:
-    """`target` with the edges of `source` drawn over it: kept geometry lines up exactly."""
-    edges = edge_map((_to_tensor(source) + 1) / 2)[0].numpy()  # (H, W) bool
+    """`target` with the edges of `source` drawn over it: kept geometry lines up exactly.
+
+    `edges` (H, W) bool, when given, are `source`'s edges already computed (`Translation.input_edges`).
+    """
+    if edges is None:
+        edges = edge_map((_to_tensor(source) + 1) / 2)[0].numpy()  # (H, W) bool
     out = np.asarray(target.convert("RGB")).copy()
     out[edges] = colour
     return Image.fromarray(out)

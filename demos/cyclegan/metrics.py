@@ -19,6 +19,7 @@ return one number per image, so callers can average or show them individually.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -36,6 +37,7 @@ def _batch(x: torch.Tensor) -> torch.Tensor:
     return x[None] if x.dim() == 3 else x  # (3, H, W) -> (1, 3, H, W)
 
 
+@functools.lru_cache(maxsize=8)  # a few fixed sigmas; built once, not per request
 def _gaussian_kernel(sigma: float) -> torch.Tensor:
     radius = int(math.ceil(3 * sigma))
     t = torch.arange(-radius, radius + 1, dtype=torch.float32)
@@ -76,7 +78,11 @@ def edge_map(
     Without thinning an edge is a band several pixels wide, and a shifted copy of an
     image would still overlap its own outlines.
     """
-    mag, gx, gy = _gradients(images, sigma)
+    return _thin_edges(*_gradients(images, sigma), threshold)
+
+
+def _thin_edges(mag: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Non-maximum suppression across the edge and a threshold, (N, H, W) bool; see `edge_map`."""
     # Quantise the gradient direction to 0, 45, 90, 135 degrees, (N, H, W) in {0..3}.
     angle = torch.atan2(gy, gx) % math.pi
     sector = torch.round(angle / (math.pi / 4)).long() % 4
@@ -106,7 +112,10 @@ def edge_f_score(
     1 means every outline of the input is still there and nothing new was outlined.
     Two images without any edge agree perfectly (score 1).
     """
-    e_in, e_out = edge_map(inputs), edge_map(outputs)
+    return _edge_f(edge_map(inputs), edge_map(outputs), tolerance)
+
+
+def _edge_f(e_in: torch.Tensor, e_out: torch.Tensor, tolerance: int) -> torch.Tensor:
     n_in, n_out = e_in.flatten(1).sum(1).float(), e_out.flatten(1).sum(1).float()  # (N, H*W) -> (N,)
     precision = (e_out & _dilate(e_in, tolerance)).flatten(1).sum(1) / n_out.clamp(min=1)
     recall = (e_in & _dilate(e_out, tolerance)).flatten(1).sum(1) / n_in.clamp(min=1)
@@ -116,8 +125,12 @@ def edge_f_score(
 
 def gradient_ssim(inputs: torch.Tensor, outputs: torch.Tensor, sigma: float = EDGE_SIGMA) -> torch.Tensor:
     """Mean SSIM between the two coarse gradient-magnitude maps, (N,); 1 for identical structure."""
-    a = gradient_magnitude(inputs, sigma)[:, None]  # (N, 1, H, W)
-    b = gradient_magnitude(outputs, sigma)[:, None]
+    return _ssim(gradient_magnitude(inputs, sigma), gradient_magnitude(outputs, sigma))
+
+
+def _ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean SSIM of two gradient-magnitude maps (N, H, W), (N,)."""
+    a, b = a[:, None], b[:, None]  # (N, 1, H, W)
     # Constants as in SSIM, for a dynamic range of ~0.1 (the largest gradients seen here).
     c1, c2 = (0.01 * 0.1) ** 2, (0.03 * 0.1) ** 2
     mu_a, mu_b = blur(a, 1.5), blur(b, 1.5)
@@ -160,7 +173,8 @@ def texture_features(images: torch.Tensor) -> torch.Tensor:
 
 def gram_distance(inputs: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
     """||G_in - G_out|| / (||G_in|| + ||G_out||) for filter-bank Gram matrices, (N,) in [0, 1]."""
-    fa, fb = texture_features(inputs), texture_features(outputs)
+    n = _batch(inputs).shape[0]
+    fa, fb = texture_features(torch.cat([_batch(inputs), _batch(outputs)])).split(n)  # one pass for both
     ga = fa @ fa.transpose(1, 2) / fa.shape[-1]  # (N, 19, 19)
     gb = fb @ fb.transpose(1, 2) / fb.shape[-1]
     num = (ga - gb).flatten(1).norm(dim=1)
@@ -253,9 +267,26 @@ def cycle_error(inputs: torch.Tensor, reconstructions: torch.Tensor) -> torch.Te
 
 def translation_metrics(inputs: torch.Tensor, outputs: torch.Tensor) -> dict[str, torch.Tensor]:
     """The image-only metrics (no masks needed), each (N,): usable on any photo pair."""
-    return {
-        "structure_edge_f": edge_f_score(inputs, outputs),
-        "structure_grad_ssim": gradient_ssim(inputs, outputs),
-        "texture_gram": gram_distance(inputs, outputs),
-        "texture_hist": histogram_distance(inputs, outputs),
+    return translation_metrics_and_edges(inputs, outputs)[0]
+
+
+def translation_metrics_and_edges(
+    inputs: torch.Tensor, outputs: torch.Tensor
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """`translation_metrics`, and the inputs' edge map (N, H, W) that the edge overlay draws.
+
+    The coarse gradients of inputs and outputs are computed once, in one batch, and
+    shared by the edge F-score, the gradient SSIM and the overlay (the same numbers as
+    computing each on its own, at a third of the cost).
+    """
+    a, b = _batch(inputs), _batch(outputs)
+    n = a.shape[0]
+    mag, gx, gy = _gradients(torch.cat([a, b]), EDGE_SIGMA)  # (2N, H, W) each
+    edges = _thin_edges(mag, gx, gy, EDGE_THRESHOLD)
+    metrics = {
+        "structure_edge_f": _edge_f(edges[:n], edges[n:], EDGE_TOLERANCE),
+        "structure_grad_ssim": _ssim(mag[:n], mag[n:]),
+        "texture_gram": gram_distance(a, b),
+        "texture_hist": histogram_distance(a, b),
     }
+    return metrics, edges[:n]

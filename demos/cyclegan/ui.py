@@ -16,12 +16,15 @@ from demos.cyclegan.inference import difference_map, edge_overlay, reverse_of, t
 from shared import components as inputs
 from shared import ui
 from shared.device import gpu
+from shared.i18n import tr
 from shared.images import load_image
 from shared.loading import availability
 from shared.registry import get_spec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DIRECTIONS = ("A→B", "B→A")
+PHOTO_STYLES = ["cyclegan-style_vangogh", "cyclegan-style_monet", "cyclegan-style_ukiyoe",
+                "cyclegan-style_cezanne"]
 
 QUESTION = "Why does CycleGAN change texture but keep positions — and why can't it move things?"
 ANSWER = """\
@@ -102,7 +105,7 @@ def translate_endpoint(
     }
     return (
         (result.input, result.output),
-        edge_overlay(result.input, result.output),
+        edge_overlay(result.input, result.output, edges=result.input_edges),
         difference_map(result.input, result.output),
         result.reconstruction,
         _summary(name, result.metrics, result.seconds),
@@ -125,39 +128,54 @@ def create_demo() -> gr.Blocks:
     generated = _generated_examples()
     photos = sorted(str(p) for p in (EXAMPLES / "photos").glob("*.jpg"))
     with gr.Blocks() as demo:
-        ui.intro(QUESTION, ANSWER)
+        ui.intro("cyclegan", QUESTION, ANSWER)
+        # Outputs first (rendered further down), so the examples can be cached into them.
+        before_after = gr.ImageSlider(label=tr("cyclegan.slider", "before / after (drag)"), render=False,
+                                      elem_id="cyclegan-slider", type="pil", max_height=420,
+                                      buttons=["download", "fullscreen"])
+        summary = gr.Markdown(render=False)
+        overlay = gr.Image(label=tr("cyclegan.overlay", "input's edges over the output"), type="pil",
+                           height=220, render=False, buttons=["download", "fullscreen"])
+        change = gr.Image(label=tr("cyclegan.change", "where pixels changed"), type="pil", height=220,
+                          render=False, buttons=["download", "fullscreen"])
+        cycle = gr.Image(label=tr("cyclegan.cycle", "cycle: back to A"), type="pil", height=220,
+                         render=False, buttons=["download", "fullscreen"])
+        data = gr.JSON(show_label=False, render=False)
+        outputs = [before_after, overlay, change, cycle, summary, data]
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
-                image = inputs.Image(
-                    type="filepath", label="image", height=300, value=generated[0][0] if generated else None
-                )
-                model = inputs.Dropdown(_choices(), value=bundled[0] if bundled else None, label="model")
-                direction = inputs.Radio(list(DIRECTIONS), value="A→B", label="direction")
-                run = gr.Button("Translate", variant="primary")
-                gr.Examples(
-                    generated,
-                    inputs=[image, model, direction],
-                    elem_id="cyclegan-examples",
-                    examples_per_page=4,
-                    label="generated scenes (bundled models)",
-                )
-                gr.Examples([[p] for p in photos], inputs=[image], label="photos (official models)")
+                image = inputs.Image(type="filepath", label=tr("cyclegan.image", "image"), height=300,
+                                     value=generated[0][0] if generated else None)
+                model = inputs.Dropdown(_choices(), value=bundled[0] if bundled else None,
+                                        label=tr("cyclegan.model", "model"))
+                direction = inputs.Radio(list(DIRECTIONS), value="A→B",
+                                         label=tr("cyclegan.direction", "direction"))
+                run = gr.Button(tr("cyclegan.run", "Translate"), variant="primary")
+                # Only the picture is shown; the model and direction travel with it.
+                examples = dict(inputs=[image, model, direction], fn=translate_endpoint, outputs=outputs,
+                                visible_columns=[0],
+                                **ui.example_caching())
+                gr.Examples(generated, elem_id="cyclegan-examples", examples_per_page=4,
+                            label=tr("cyclegan.examples_generated", "generated scenes (bundled models)"),
+                            **examples)
+                # Each photo comes with one of the authors' painting-style generators.
+                gr.Examples([[p, style, "A→B"] for p, style in zip(photos, PHOTO_STYLES, strict=False)],
+                            label=tr("cyclegan.examples_photos", "photos (official models)"), **examples)
             with gr.Column(scale=2):
-                before_after = gr.ImageSlider(
-                    label="before / after (drag)", elem_id="cyclegan-slider", type="pil", max_height=420
-                )
-                summary = gr.Markdown()
+                before_after.render()
+                summary.render()
                 with gr.Row():
-                    overlay = gr.Image(label="input's edges over the output", type="pil", height=220)
-                    change = gr.Image(label="where pixels changed", type="pil", height=220)
-                    cycle = gr.Image(label="cycle: back to A", type="pil", height=220)
-                gr.Markdown(WHY)
-                with gr.Accordion("Metrics as JSON", open=False):
-                    data = gr.JSON(show_label=False)
+                    overlay.render()
+                    change.render()
+                    cycle.render()
+                gr.Markdown(tr("cyclegan.why", WHY))
+                with gr.Accordion(tr("cyclegan.json", "Metrics as JSON"), open=False):
+                    data.render()
         io = dict(
             fn=translate_endpoint,
             inputs=[image, model, direction],
-            outputs=[before_after, overlay, change, cycle, summary, data],
+            outputs=outputs,
+            **ui.MODEL_QUEUE,
         )
         run.click(**io, api_name="translate")
         gr.on(

@@ -7,6 +7,7 @@ focal loss spread over one image's anchors).
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import gradio as gr
@@ -18,11 +19,13 @@ from shared import components as inputs
 from shared import ui
 from shared.device import gpu
 from shared.drawing import draw_boxes
+from shared.i18n import tr
 from shared.images import load_image
 from shared.loading import ModelUnavailable, availability
 from shared.registry import get_spec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+PHOTO_DETECTOR = "retinanet_resnet50_fpn"
 MAX_SIDE = 1333  # torchvision's COCO detectors work at up to 1333 px anyway
 
 QUESTION = "How do one-stage detectors cope with few foreground and much background?"
@@ -111,41 +114,53 @@ def create_demo() -> gr.Blocks:
     scenes = sorted(str(p) for p in (EXAMPLES / "detection").glob("scene_*.png"))
     photos = sorted(str(p) for p in (EXAMPLES / "photos").glob("*.jpg"))
     with gr.Blocks() as demo:
-        ui.intro(QUESTION, ANSWER)
+        ui.intro("detection", QUESTION, ANSWER)
+        # Outputs first (rendered further down), so the examples can be cached into them.
+        gallery = gr.Gallery(label=tr("detection.gallery", "detections, one image per model"),
+                             columns=3, height=420, elem_id="detection-gallery", render=False,
+                             object_fit="contain", buttons=["download", "fullscreen"])
+        found = gr.JSON(show_label=False, render=False)
+        caching = ui.example_caching()
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
-                image = inputs.Image(type="filepath", label="image", value=scenes[0] if scenes else None,
-                                     height=320)
+                image = inputs.Image(type="filepath", label=tr("detection.image", "image"),
+                                     value=scenes[0] if scenes else None, height=320)
                 models = inputs.CheckboxGroup(ui.model_choices(zoo.detection_names()), value=bundled,
-                                          label="models")
-                threshold = inputs.Slider(0.05, 0.95, value=0.3, step=0.05, label="score threshold")
-                run = gr.Button("Detect", variant="primary")
-                gr.Examples([[p] for p in scenes], inputs=[image], label="generated scenes (bundled models)",
-                            elem_id="detection-examples-scenes")
-                gr.Examples([[p] for p in photos], inputs=[image], label="photos (COCO models)")
+                                              label=tr("detection.models", "models"))
+                threshold = inputs.Slider(0.05, 0.95, value=0.3, step=0.05,
+                                          label=tr("detection.threshold", "score threshold"))
+                run = gr.Button(tr("detection.run", "Detect"), variant="primary")
+                gr.Examples([[p] for p in scenes], inputs=[image], elem_id="detection-examples-scenes",
+                            label=tr("detection.examples_scenes", "generated scenes (bundled models)"),
+                            fn=functools.partial(detect_endpoint, models=bundled),
+                            outputs=[gallery, found], **caching)
+                # A photo example also picks RetinaNet, the detector that introduced focal loss.
+                gr.Examples([[p, [PHOTO_DETECTOR]] for p in photos], inputs=[image, models],
+                            visible_columns=[0],
+                            label=tr("detection.examples_photos", "photos (COCO models)"),
+                            fn=detect_endpoint, outputs=[gallery, found], **caching)
             with gr.Column(scale=2):
-                gallery = gr.Gallery(label="detections, one image per model", columns=3, height=420,
-                                     elem_id="detection-gallery",
-                                     object_fit="contain", buttons=["download", "fullscreen"])
-                with gr.Accordion("Detections as JSON", open=False):
-                    found = gr.JSON(show_label=False)
-        with gr.Accordion("The anatomy of the loss, on this image", open=True):
+                gallery.render()
+                with gr.Accordion(tr("detection.json", "Detections as JSON"), open=False):
+                    found.render()
+        with gr.Accordion(tr("detection.anatomy", "The anatomy of the loss, on this image"), open=True):
             with gr.Row():
                 anatomy_model = inputs.Dropdown(bundled, value=bundled[0] if bundled else None,
-                                                label="logits from")
-                gamma = inputs.Slider(0, 5, value=2, step=0.1, label="focal loss γ")
+                                                label=tr("detection.logits_from", "logits from"))
+                gamma = inputs.Slider(0, 5, value=2, step=0.1, label=tr("detection.gamma", "focal loss γ"))
             stats_text = gr.Markdown()
             with gr.Row():
                 curve = gr.Plot(show_label=False)
                 mass = gr.Plot(show_label=False)
-            with gr.Accordion("Anatomy as JSON", open=False):
+            with gr.Accordion(tr("detection.anatomy_json", "Anatomy as JSON"), open=False):
                 stats = gr.JSON(show_label=False)
-        with gr.Accordion("The published COCO detectors", open=False):
+        with gr.Accordion(tr("detection.coco", "The published COCO detectors"), open=False):
             gr.Markdown(_pretrained_table())
 
-        detect_io = dict(fn=detect_endpoint, inputs=[image, models, threshold], outputs=[gallery, found])
+        detect_io = dict(fn=detect_endpoint, inputs=[image, models, threshold], outputs=[gallery, found],
+                         **ui.MODEL_QUEUE)
         anatomy_io = dict(fn=anatomy_endpoint, inputs=[image, anatomy_model, gamma],
-                          outputs=[curve, mass, stats_text, stats])
+                          outputs=[curve, mass, stats_text, stats], **ui.MODEL_QUEUE)
         run.click(**detect_io, api_name="detect")
         gr.on([image.change, models.change, threshold.release], **detect_io, api_visibility="private",
               trigger_mode="always_last")

@@ -26,6 +26,7 @@ from demos.optimizers.optimizers import (
 from demos.optimizers.surfaces import SURFACE_NAMES, get_surface
 from shared import components as ui_inputs
 from shared import ui
+from shared.i18n import tr
 
 QUESTION = "How do SGD, Momentum, Nesterov, Adagrad, Adadelta, RMSprop and Adam differ?"
 ANSWER = """\
@@ -37,6 +38,11 @@ coordinate gets its own step size. **Adam** does both, with bias correction for 
 first steps. Batch, stochastic and mini-batch gradient descent differ in how much data
 one step looks at: a full pass is slow per step but steady, one sample is cheap but noisy.
 """
+
+def _t(key: str, english: str):
+    """This tab's interface text, in the visitor's language (see shared.i18n)."""
+    return tr(f"optimizers.{key}", english)
+
 
 DEFAULT_OPTIMIZERS = ["SGD", "Momentum", "Nesterov", "RMSprop", "Adam"]
 LATEX = [
@@ -183,7 +189,9 @@ def step_view(
     """One optimizer's update at one step: the picture and the numbers behind it."""
     hyper = _hyper(lr, momentum, beta1, beta2, rho, alpha, eps, weight_decay, noise, seed, adadelta_lr)
     steps, step = _steps(steps), _steps(step)
-    validate_run(surface, [optimizer], steps, x0, y0)
+    if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+        raise ValueError(f"The step to show must be a whole number from 1 on, not {step}.")
+    validate_run(surface, [optimizer] if optimizer else [], steps, x0, y0)
     surf = get_surface(surface, condition=condition)
     traj = run(surf, optimizer, x0, y0, steps, hyper)
     taken = len(traj.xs) - 1
@@ -232,49 +240,55 @@ def _surface_defaults(name: str, condition: float):
 def create_demo() -> gr.Blocks:
     first = get_surface(SURFACE_NAMES[0])
     with gr.Blocks() as demo:
-        ui.intro(QUESTION, ANSWER)
-        with gr.Tab("Loss surfaces"):
+        ui.intro("optimizers", QUESTION, ANSWER)
+        with gr.Tab(_t("tab_surfaces", "Loss surfaces")):
             with gr.Row():
                 with gr.Column(scale=1, min_width=300):
-                    surface = ui_inputs.Dropdown(list(SURFACE_NAMES), value=first.name, label="surface")
+                    surface = ui_inputs.Dropdown(list(SURFACE_NAMES), value=first.name,
+                                                 label=_t("surface", "surface"))
                     surface_info = gr.Markdown(first.description)
                     condition = ui_inputs.Slider(
-                        1, 1000, value=10, step=1, visible=False, label="condition number κ"
+                        1, 1000, value=10, step=1, visible=False, label=_t("condition", "condition number κ")
                     )
                     optimizers = ui_inputs.CheckboxGroup(
-                        list(OPTIMIZER_NAMES), value=DEFAULT_OPTIMIZERS, label="optimizers"
+                        list(OPTIMIZER_NAMES), value=DEFAULT_OPTIMIZERS,
+                        label=_t("optimizers", "optimizers")
                     )
                     lr_log = ui_inputs.Slider(
                         -4,
                         0.5,
                         value=round(math.log10(first.default_lr), 2),
                         step=0.05,
-                        label="learning rate, log₁₀",
+                        label=_t("lr_log", "learning rate, log₁₀"),
                     )
-                    lr = gr.Number(first.default_lr, label="learning rate")
-                    steps = ui_inputs.Slider(10, 2000, value=first.default_steps, step=10, label="steps")
+                    lr = gr.Number(first.default_lr, label=_t("lr", "learning rate"))
+                    steps = ui_inputs.Slider(10, 2000, value=first.default_steps, step=10,
+                                             label=_t("steps", "steps"))
                     with gr.Row():
-                        x0 = gr.Number(first.start[0], label="start x")
-                        y0 = gr.Number(first.start[1], label="start y")
-                    with gr.Accordion("More hyperparameters", open=False):
+                        x0 = gr.Number(first.start[0], label=_t("x0", "start x"))
+                        y0 = gr.Number(first.start[1], label=_t("y0", "start y"))
+                    with gr.Accordion(_t("more", "More hyperparameters"), open=False):
                         momentum = ui_inputs.Slider(
-                            0, 0.99, value=0.9, step=0.01, label="momentum (Momentum, Nesterov)"
+                            0, 0.99, value=0.9, step=0.01,
+                            label=_t("momentum", "momentum (Momentum, Nesterov)"),
                         )
                         beta1 = ui_inputs.Slider(
-                            0, 0.99, value=0.9, step=0.01, label="β₁ (Adam, AdamW, NAdam)"
+                            0, 0.99, value=0.9, step=0.01, label=_t("beta1", "β₁ (Adam, AdamW, NAdam)")
                         )
                         beta2 = ui_inputs.Slider(
-                            0.9, 0.9999, value=0.999, step=0.0001, label="β₂ (Adam, AdamW, NAdam)"
+                            0.9, 0.9999, value=0.999, step=0.0001,
+                            label=_t("beta2", "β₂ (Adam, AdamW, NAdam)"),
                         )
-                        rho = ui_inputs.Slider(0, 0.99, value=0.9, step=0.01, label="ρ (Adadelta)")
-                        alpha = ui_inputs.Slider(0, 0.999, value=0.99, step=0.001, label="α decay (RMSprop)")
-                        adadelta_lr = gr.Number(1.0, label="Adadelta's own learning rate")
-                        eps = gr.Number(None, label="ε (empty: each optimizer's PyTorch default)")
-                        weight_decay = gr.Number(0.0, label="weight decay")
+                        rho = ui_inputs.Slider(0, 0.99, value=0.9, step=0.01, label=_t("rho", "ρ (Adadelta)"))
+                        alpha = ui_inputs.Slider(0, 0.999, value=0.99, step=0.001,
+                                                 label=_t("alpha", "α decay (RMSprop)"))
+                        adadelta_lr = gr.Number(1.0, label=_t("adadelta_lr", "Adadelta's own learning rate"))
+                        eps = gr.Number(None, label=_t("eps", "ε (empty: each optimizer's PyTorch default)"))
+                        weight_decay = gr.Number(0.0, label=_t("weight_decay", "weight decay"))
                         noise = ui_inputs.Slider(
-                            0, 5, value=0, step=0.05, label="gradient noise σ (mimics SGD)"
+                            0, 5, value=0, step=0.05, label=_t("noise", "gradient noise σ (mimics SGD)")
                         )
-                        seed = gr.Number(0, precision=0, label="noise seed")
+                        seed = ui_inputs.Number(0, precision=0, label=_t("seed", "noise seed"))
                 with gr.Column(scale=3):
                     contour = gr.Plot(
                         elem_id="optimizers-contour",
@@ -284,17 +298,19 @@ def create_demo() -> gr.Blocks:
                     with gr.Row():
                         loss_plot = gr.Plot(label="f(x) − f* per step", show_label=False)
                         surface_plot = gr.Plot(label="3-D surface", show_label=False)
-                    table = gr.Dataframe(headers=TABLE_COLUMNS, interactive=False, label="results")
-                    with gr.Accordion("Results as JSON", open=False):
+                    table = gr.Dataframe(headers=TABLE_COLUMNS, interactive=False,
+                                         label=_t("results", "results"))
+                    with gr.Accordion(_t("results_json", "Results as JSON"), open=False):
                         data = gr.JSON(show_label=False)
-            with gr.Accordion("One step, up close", open=True):
+            with gr.Accordion(_t("one_step", "One step, up close"), open=True):
                 with gr.Row():
-                    one = ui_inputs.Dropdown(list(OPTIMIZER_NAMES), value="Adam", label="optimizer")
-                    at = ui_inputs.Slider(1, 2000, value=20, step=1, label="step")
+                    one = ui_inputs.Dropdown(list(OPTIMIZER_NAMES), value="Adam",
+                                             label=_t("optimizer", "optimizer"))
+                    at = ui_inputs.Slider(1, 2000, value=20, step=1, label=_t("step", "step"))
                 with gr.Row():
                     step_plot = gr.Plot(label="the update at this step", show_label=False)
                     step_text = gr.Markdown(latex_delimiters=LATEX)
-            with gr.Accordion("The update rules", open=False):
+            with gr.Accordion(_t("rules", "The update rules"), open=False):
                 gr.Markdown(
                     "\n\n".join(f"**{n}.** {EXPLANATIONS[n]}" for n in OPTIMIZER_NAMES),
                     latex_delimiters=LATEX,
@@ -336,6 +352,7 @@ def create_demo() -> gr.Blocks:
                 api_name="optimize",
                 trigger_mode="always_last",
                 show_progress="hidden",
+                **ui.LIGHT_QUEUE,
             )
             gr.on(
                 [one.change, at.release, surface.change] + [p.change for p in params],
@@ -345,33 +362,42 @@ def create_demo() -> gr.Blocks:
                 api_name="step_view",
                 trigger_mode="always_last",
                 show_progress="hidden",
+                **ui.LIGHT_QUEUE,
             )
-            demo.load(optimize, [surface, optimizers, *params], outputs, api_visibility="private")
+            demo.load(optimize, [surface, optimizers, *params], outputs, api_visibility="private",
+                      **ui.LIGHT_QUEUE)
             demo.load(
-                step_view, [surface, one, at, *params], [step_plot, step_text], api_visibility="private"
+                step_view, [surface, one, at, *params], [step_plot, step_text], api_visibility="private",
+                **ui.LIGHT_QUEUE,
             )
 
-        with gr.Tab("Batch, stochastic, mini-batch"):
-            gr.Markdown(
+        with gr.Tab(_t("tab_batch", "Batch, stochastic, mini-batch")):
+            gr.Markdown(tr(
+                "optimizers.batch_intro",
                 "The same two-parameter model, trained from the same start on the same data, "
                 "seeing all N samples per step (batch GD), one (SGD) or a mini-batch. Time is "
-                "measured here, on this machine, for the update work only."
-            )
+                "measured here, on this machine, for the update work only.",
+            ))
             with gr.Row():
                 with gr.Column(scale=1, min_width=300):
-                    model = ui_inputs.Radio(["linear", "logistic"], value="linear", label="model")
-                    n_samples = ui_inputs.Slider(16, 1024, value=256, step=16, label="samples N")
-                    batch_size = ui_inputs.Slider(2, 256, value=32, step=1, label="mini-batch size")
-                    epochs = ui_inputs.Slider(1, 100, value=20, step=1, label="epochs")
-                    b_lr = gr.Number(0.1, label="learning rate")
-                    b_seed = gr.Number(0, precision=0, label="data seed")
+                    model = ui_inputs.Radio(["linear", "logistic"], value="linear",
+                                             label=_t("model", "model"))
+                    n_samples = ui_inputs.Slider(16, 1024, value=256, step=16,
+                                                  label=_t("samples", "samples N"))
+                    batch_size = ui_inputs.Slider(2, 256, value=32, step=1,
+                                                   label=_t("batch_size", "mini-batch size"))
+                    epochs = ui_inputs.Slider(1, 100, value=20, step=1,
+                                               label=_t("epochs", "epochs"))
+                    b_lr = gr.Number(0.1, label=_t("lr", "learning rate"))
+                    b_seed = ui_inputs.Number(0, precision=0, label=_t("data_seed", "data seed"))
                 with gr.Column(scale=3):
                     path_plot = gr.Plot(label="paths in weight space", show_label=False)
                     with gr.Row():
                         epoch_plot = gr.Plot(label="loss per epoch", show_label=False)
                         evals_plot = gr.Plot(label="loss per gradient evaluation", show_label=False)
-                    b_table = gr.Dataframe(interactive=False, label="cost and stability")
-                    with gr.Accordion("Results as JSON", open=False):
+                    b_table = gr.Dataframe(interactive=False,
+                                           label=_t("cost", "cost and stability"))
+                    with gr.Accordion(_t("results_json", "Results as JSON"), open=False):
                         b_data = gr.JSON(show_label=False)
             b_inputs = [model, n_samples, batch_size, epochs, b_lr, b_seed]
             b_outputs = [path_plot, epoch_plot, evals_plot, b_table, b_data]
@@ -390,6 +416,7 @@ def create_demo() -> gr.Blocks:
                 api_name="batch_modes",
                 trigger_mode="always_last",
                 show_progress="hidden",
+                **ui.LIGHT_QUEUE,
             )
-            demo.load(batch_modes_run, b_inputs, b_outputs, api_visibility="private")
+            demo.load(batch_modes_run, b_inputs, b_outputs, api_visibility="private", **ui.LIGHT_QUEUE)
     return demo

@@ -6,6 +6,7 @@ draws skeletons and the intermediate evidence. Endpoint: `/pose`.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import gradio as gr
@@ -18,6 +19,7 @@ from shared import components as inputs
 from shared import ui
 from shared.device import gpu
 from shared.drawing import draw_skeletons, heat_overlay
+from shared.i18n import tr
 from shared.images import load_image
 from shared.loading import ModelUnavailable, availability
 from shared.registry import get_spec
@@ -25,6 +27,7 @@ from shared.registry import get_spec
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 TIME_PLOT = ROOT / "docs" / "pose_time_vs_people.png"
+PHOTO_METHODS = ["keypointrcnn_resnet50_fpn", "openpose_body_coco"]
 
 QUESTION = "Top-down or bottom-up multi-person pose estimation: how do they differ, and when does each win?"
 ANSWER = """\
@@ -129,53 +132,56 @@ def create_demo() -> gr.Blocks:
     scenes = sorted(str(p) for p in (EXAMPLES / "pose").glob("*.png"))
     photos = [str(EXAMPLES / "photos" / "astronaut.jpg")]
     with gr.Blocks() as demo:
-        ui.intro(QUESTION, ANSWER)
+        ui.intro("pose", QUESTION, ANSWER)
+        # Outputs first (rendered further down), so the examples can be cached into them.
+        overlays = gr.Gallery(label=tr("pose.overlays", "skeletons, one image per method"), columns=2,
+                              height=420, elem_id="pose-gallery", object_fit="contain", render=False,
+                              buttons=["download", "fullscreen"])
+        evidence = gr.Gallery(
+            label=tr("pose.evidence",
+                     "the evidence: top-down crop heat-maps; bottom-up heat-maps and affinity fields"),
+            columns=3, height=260, object_fit="contain", render=False, buttons=["download", "fullscreen"])
+        data = gr.JSON(show_label=False, render=False)
+        caching = ui.example_caching()
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
-                image = inputs.Image(
-                    type="filepath", label="image", height=300, value=scenes[0] if scenes else None
-                )
-                methods = inputs.CheckboxGroup(
-                    ui.model_choices(zoo.pose_names()), value=bundled, label="methods"
-                )
-                kt = inputs.Slider(0.0, 1.0, value=0.2, step=0.05, label="keypoint score threshold")
-                pt = inputs.Slider(0.0, 1.0, value=0.2, step=0.05, label="person score threshold")
-                run = gr.Button("Estimate poses", variant="primary")
-                gr.Examples(
-                    [[p] for p in scenes],
-                    inputs=[image],
-                    elem_id="pose-examples",
-                    label="generated scenes (bundled models)",
-                )
-                gr.Examples([[p] for p in photos], inputs=[image], label="photos (pretrained models)")
+                image = inputs.Image(type="filepath", label=tr("pose.image", "image"), height=300,
+                                     value=scenes[0] if scenes else None)
+                methods = inputs.CheckboxGroup(ui.model_choices(zoo.pose_names()), value=bundled,
+                                               label=tr("pose.methods", "methods"))
+                kt = inputs.Slider(0.0, 1.0, value=0.2, step=0.05,
+                                   label=tr("pose.keypoint_threshold", "keypoint score threshold"))
+                pt = inputs.Slider(0.0, 1.0, value=0.2, step=0.05,
+                                   label=tr("pose.person_threshold", "person score threshold"))
+                run = gr.Button(tr("pose.run", "Estimate poses"), variant="primary")
+                gr.Examples([[p] for p in scenes], inputs=[image], elem_id="pose-examples",
+                            label=tr("pose.examples_scenes", "generated scenes (bundled models)"),
+                            fn=functools.partial(pose_endpoint, methods=bundled),
+                            outputs=[overlays, evidence, data], **caching)
+                # A photo example runs both published paradigms: Keypoint R-CNN and OpenPose.
+                gr.Examples([[p, PHOTO_METHODS] for p in photos], inputs=[image, methods],
+                            visible_columns=[0],
+                            label=tr("pose.examples_photos", "photos (pretrained models)"),
+                            fn=pose_endpoint, outputs=[overlays, evidence, data], **caching)
             with gr.Column(scale=2):
-                overlays = gr.Gallery(
-                    label="skeletons, one image per method",
-                    columns=2,
-                    height=420,
-                    elem_id="pose-gallery",
-                    object_fit="contain",
-                    buttons=["download", "fullscreen"],
-                )
-                evidence = gr.Gallery(
-                    label="the evidence: top-down crop heat-maps; bottom-up heat-maps and affinity fields",
-                    columns=3,
-                    height=260,
-                    object_fit="contain",
-                )
-                with gr.Accordion("Poses as JSON", open=False):
-                    data = gr.JSON(show_label=False)
-        with gr.Accordion("The models: published and measured keypoint AP, size", open=False):
+                overlays.render()
+                evidence.render()
+                with gr.Accordion(tr("pose.json", "Poses as JSON"), open=False):
+                    data.render()
+        with gr.Accordion(tr("pose.models", "The models: published and measured keypoint AP, size"),
+                          open=False):
             gr.Markdown(_models_table())
-        with gr.Accordion("Cost against the number of people (measured here)", open=True):
+        with gr.Accordion(tr("pose.cost", "Cost against the number of people (measured here)"), open=True):
             if TIME_PLOT.is_file():
-                gr.Image(str(TIME_PLOT), show_label=False, buttons=["download"])
-            gr.Markdown(
+                gr.Image(str(TIME_PLOT), show_label=False, buttons=["download", "fullscreen"])
+            gr.Markdown(tr(
+                "pose.cost_text",
                 "Top-down runs the pose network once per detected person, so its time grows with "
                 "the crowd; bottom-up runs one network per image and only its grouping step grows. "
-                "Produced by `python -m demos.pose.evaluate` on generated scenes with 1–16 people."
-            )
-        io = dict(fn=pose_endpoint, inputs=[image, methods, kt, pt], outputs=[overlays, evidence, data])
+                "Produced by `python -m demos.pose.evaluate` on generated scenes with 1–16 people.",
+            ))
+        io = dict(fn=pose_endpoint, inputs=[image, methods, kt, pt], outputs=[overlays, evidence, data],
+                  **ui.MODEL_QUEUE)
         run.click(**io, api_name="pose")
         gr.on(
             [image.change, methods.change, kt.release, pt.release],

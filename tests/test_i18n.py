@@ -1,0 +1,44 @@
+"""The interface in English and Simplified Chinese: both dictionaries complete and safe."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from shared import i18n
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def built_suite():
+    from app import build_app
+
+    build_app()  # building every tab registers every English text with its key
+
+
+def test_every_key_has_both_languages_and_nothing_is_stale():
+    assert len(i18n.EN) > 80
+    assert set(i18n.EN) - set(i18n.ZH) == set(), "texts without a Chinese translation"
+    assert set(i18n.ZH) - set(i18n.EN) == set(), "translations no code uses any more"
+
+
+@pytest.mark.parametrize("language", ["EN", "ZH"])
+def test_texts_are_safe_for_the_browser_message_format(language):
+    # The browser formats each text as an ICU message: braces and tags would be parsed.
+    for key, text in getattr(i18n, language).items():
+        assert text.strip(), key
+        assert not re.search(r"[{}<>]", text.replace("->", "").replace(" > ", "")), key
+
+
+def test_chinese_texts_are_chinese():
+    untranslated = [k for k, text in i18n.ZH.items() if not CJK.search(text)]
+    assert untranslated == []
+
+
+def test_a_key_cannot_mean_two_texts():
+    i18n.tr("test.once", "one text")
+    with pytest.raises(ValueError, match="two different English texts"):
+        i18n.tr("test.once", "another text")
+    del i18n.EN["test.once"]
