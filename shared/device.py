@@ -13,7 +13,15 @@ import os
 from collections.abc import Callable
 from typing import TypeVar
 
-import torch
+# OpenMP threads that wait for work sleep instead of spinning. With spinning (libgomp's
+# default) a model's threads burn the cores while they wait for each other, and as soon
+# as anything else runs on the machine (a second request, Gradio's own threads, another
+# process) a 20 ms model was measured at 1-2 s; sleeping waiters keep it near 50 ms
+# (BENCHMARKS.md, "threads"). OpenMP reads this once, when torch loads it, so it is set
+# before the import; an explicit setting in the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
 
 F = TypeVar("F", bound=Callable)
 
@@ -61,6 +69,33 @@ def synchronise(device: torch.device) -> None:
     """Wait for queued GPU work, so a wall-clock timing covers the computation itself."""
     if device.type == "cuda":
         torch.cuda.synchronize()
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (a container's share, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def configure_threads(concurrency: int | None = None) -> int:
+    """Give each concurrently running model an equal share of the cores; returns the count.
+
+    torch defaults to one intra-op thread per core for *each* model call. Two calls at
+    once on 2 cores then run 4 busy threads on 2 cores, and OpenMP threads that wait
+    for each other while descheduled turn a 20 ms model into hundreds of ms. So the
+    threads per call are cores // concurrency, where concurrency is how many model
+    calls the app lets run at once (VISIONLAB_MODEL_CONCURRENCY, default 1: then a call
+    keeps every core). VISIONLAB_TORCH_THREADS overrides the result.
+    """
+    if concurrency is None:
+        concurrency = int(os.environ.get("VISIONLAB_MODEL_CONCURRENCY", "1") or 1)
+    wanted = os.environ.get("VISIONLAB_TORCH_THREADS", "").strip()
+    threads = int(wanted) if wanted else usable_cores() // max(1, concurrency)
+    threads = max(1, threads)
+    torch.set_num_threads(threads)
+    return threads
 
 
 def describe() -> str:
