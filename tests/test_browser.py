@@ -40,13 +40,13 @@ def browser():
         browser.close()
 
 
-def _open(browser, url: str, **context):
-    """A fresh page (its own cookies, locale and window size) with the suite loaded."""
+def _open(browser, url: str, ready: str = "button[role=tab]", **context):
+    """A fresh page (its own cookies, locale and window size) with the app loaded."""
     page = browser.new_context(**context).new_page()
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
     page.goto(url)
-    page.wait_for_selector("button[role=tab]", timeout=60_000)
+    page.wait_for_selector(ready, timeout=60_000)
     return page
 
 
@@ -115,3 +115,46 @@ def test_chinese_browser_gets_chinese_and_can_switch_to_english(browser, app_url
     page.get_by_role("tab", name=TABS["detection"][0]).wait_for(timeout=30_000)
     assert not page.errors, page.errors
     page.context.close()
+
+
+def test_copied_link_reopens_the_view(browser, app_url):
+    page = _open(browser, f"{app_url}?tab=cyclegan")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.wait_for_selector(TABS["cyclegan"][1], state="visible", timeout=60_000)
+    page.get_by_role("radio", name="B→A").check()
+    page.wait_for_timeout(3000)  # let the translation finish, so the saved view holds it
+    page.get_by_role("button", name="Copy a link to this view").first.click()
+    page.wait_for_function("navigator.clipboard.readText().then(t => t.includes('deep_link='))",
+                           timeout=30_000)
+    link = page.evaluate("navigator.clipboard.readText()")
+    page.context.close()
+    again = _open(browser, link)
+    again.wait_for_selector(TABS["cyclegan"][1], state="visible", timeout=60_000)
+    assert again.get_by_role("radio", name="B→A").is_checked()
+    _no_error_toast(again)
+    again.context.close()
+
+
+def test_spaces_cache_each_example_on_first_click(browser, tmp_path, monkeypatch):
+    # On Spaces (SYSTEM=spaces) examples are cached lazily; VISIONLAB_CACHE_EXAMPLES=1 asks
+    # for the same here, with the cache in a fresh folder.
+    monkeypatch.setenv("VISIONLAB_CACHE_EXAMPLES", "1")
+    monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path))
+    from app import STYLE, build_app
+    from tests.conftest import free_port
+
+    demo = build_app(["pose"])
+    _, url, _ = demo.launch(**STYLE, server_name="127.0.0.1", server_port=free_port(),
+                            prevent_thread_lock=True, quiet=True)
+    try:
+        page = _open(browser, url, ready=TABS["pose"][1])  # one demo alone: no tabs
+        page.locator(TABS["pose"][2]).nth(1).click()
+        page.wait_for_function("() => [...document.querySelectorAll('#pose-gallery img')]"
+                               ".length > 0", timeout=60_000)
+        page.wait_for_timeout(2000)
+        _no_error_toast(page)
+        cached = [p for p in tmp_path.rglob("*") if p.is_file()]
+        assert cached, "clicking an example cached nothing"
+        page.context.close()
+    finally:
+        demo.close()
