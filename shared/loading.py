@@ -7,6 +7,7 @@ the caller as `ModelUnavailable`, whose message names the model and says what to
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -53,9 +54,42 @@ def cached_path(spec: ModelSpec) -> Path | None:
     return path if path.is_file() else None
 
 
+def safetensors_problem(path: Path) -> str | None:
+    """What is wrong with a `.safetensors` file's layout, read from its header alone
+    (None if nothing): garbage, a pickle under the wrong name, or a truncated copy."""
+    stat = path.stat()
+    return _safetensors_problem(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _safetensors_problem(path: str, size: int, mtime_ns: int) -> str | None:
+    import json
+
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            return "damaged checkpoint file (too short)"
+        n = int.from_bytes(head, "little")
+        if n > min(size - 8, 100 * 2**20):
+            return "damaged checkpoint file (not safetensors)"
+        try:
+            header = json.loads(f.read(n))
+            ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            return "damaged checkpoint file (not safetensors)"
+    if 8 + n + max(ends, default=0) != size:
+        return "damaged checkpoint file (truncated)"
+    return None
+
+
 def availability(spec: ModelSpec) -> tuple[bool, str]:
     """(usable now, a short status) for the `/models` endpoint and the dropdowns."""
-    if cached_path(spec) is not None:
+    path = cached_path(spec)
+    if path is not None:
+        if spec.tier == "bundled" and path.suffix == ".safetensors":
+            problem = safetensors_problem(path)
+            if problem:
+                return False, problem
         return True, "bundled" if spec.tier == "bundled" else "cached"
     if spec.tier == "bundled":
         return False, f"missing checkpoint file {spec.source}"
