@@ -107,6 +107,7 @@ def test_chinese_browser_gets_chinese_and_can_switch_to_english(browser, app_url
     page = _open(browser, app_url, locale="zh-CN")
     page.get_by_role("tab", name="检测：Focal Loss").wait_for(timeout=30_000)
     page.get_by_text("单阶段检测器如何应对前景极少、背景极多的问题？").wait_for(timeout=30_000)
+    page.wait_for_selector(TABS["detection"][1], state="visible", timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "detection_zh-CN.png"), full_page=False)
     # The switch: Settings at the foot of the page, then Language.
     page.locator("footer").get_by_text("设置").click()
