@@ -19,7 +19,7 @@ import gradio as gr
 
 from shared.i18n import I18N, tr
 from shared.device import configure_threads
-from shared.ui import create_models_demo, open_tab_from_link
+from shared.ui import MODEL_CONCURRENCY, QUEUE_MAX_SIZE, create_models_demo, open_tab_from_link
 
 # name -> (tab title, module with `create_demo()`); the order is the tab order.
 DEMOS: dict[str, tuple[str, str]] = {
@@ -72,7 +72,8 @@ def build_app(names: list[str] | None = None) -> gr.Blocks:
         if single:  # `/models` stays available on single-demo Spaces too
             with gr.Accordion("Models", open=False, visible=False):
                 create_models_demo()
-    app.queue(max_size=64, default_concurrency_limit=2)
+    # Each event names its pool (shared.ui: model, light, registry); see README, "Queue and concurrency".
+    app.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=2)
     return app
 
 
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             import mcp  # noqa: F401  (Gradio's MCP server needs it; requirements.txt installs it)
         except ImportError:
             raise SystemExit("--mcp needs Gradio's MCP extra: pip install -r requirements.txt") from None
-    configure_threads()  # threads per model call = cores / model calls at once (shared.device)
+    configure_threads(MODEL_CONCURRENCY)  # threads per model call = cores / model calls at once
     app = build_app([args.demo] if args.demo else None)
     app.launch(
         server_name=args.host,

@@ -12,6 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+from gradio import utils as gradio_utils
+
+UPLOAD_ONLY = ("The image must be uploaded with the request; a path to a file on the server is not "
+               "accepted.")
 
 
 class Slider(gr.Slider):
@@ -42,6 +46,15 @@ class Radio(gr.Radio):
         return payload
 
 
+class Number(gr.Number):
+    """Gradio's Number with `precision=0` fails on NaN or infinity before the handler runs."""
+
+    is_template = True
+
+    def preprocess(self, payload: Any) -> Any:
+        return payload
+
+
 class Image(gr.Image):
     """An image input that passes the uploaded file's path on undecoded.
 
@@ -57,4 +70,9 @@ class Image(gr.Image):
             return None
         if payload.url and payload.url.startswith("data:"):  # webcam and pasted images
             return super().preprocess(payload)
+        # Gradio refuses a file marked as FileData that was not uploaded, but a bare
+        # {"path": ...} in a raw API call skips that check: nothing outside the upload
+        # folder is handed on, so no file of the server is ever opened for a request.
+        if not gradio_utils.is_in_or_equal(payload.path, self.GRADIO_CACHE):
+            raise gr.Error(UPLOAD_ONLY, print_exception=False)
         return payload.path

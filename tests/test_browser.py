@@ -159,3 +159,14 @@ def test_spaces_cache_each_example_on_first_click(browser, tmp_path, monkeypatch
         page.context.close()
     finally:
         demo.close()
+
+
+def test_figures_can_be_downloaded(page):
+    # Plots carry plotly's "Download plot as a png"; pictures carry Gradio's download button.
+    page.get_by_role("tab", name=TABS["optimizers"][0]).click()
+    page.wait_for_selector(TABS["optimizers"][1], state="visible", timeout=60_000)
+    assert page.locator('#optimizers-contour .modebar-btn[data-title^="Download"]').count() == 1
+    page.get_by_role("tab", name=TABS["cyclegan"][0]).click()
+    page.wait_for_selector(TABS["cyclegan"][1], state="visible", timeout=60_000)
+    slider = page.locator("#cyclegan-slider")
+    assert slider.get_by_role("button", name="Download").count() + slider.locator("a[download]").count() >= 1
