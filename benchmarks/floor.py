@@ -1,9 +1,16 @@
-"""The Gradio floor: the cost of a round trip that does no work.
+"""The Gradio floor: the cost of a round trip that does no work, shaped like each endpoint.
 
-A tiny app with the same kinds of input and output as the image endpoints (an image
-file in; a gallery of one image and a JSON object out) and an identity function, run in
-its own process. An endpoint's overhead ratio is its end-to-end time divided by (its
-model time + this floor).
+One small app, run in its own process, with one identity endpoint per image endpoint of
+the suite. Each takes the same image file in and sends back the same number and kind
+of outputs as the endpoint it stands for, built from the decoded input image, so the
+floor includes what every response costs whatever the model: the queue, the HTTP round
+trips, encoding each output image, the client downloading each file. What it leaves
+out is the endpoint's own work (model, metrics, drawing, plots). An endpoint's overhead
+ratio is its end-to-end time divided by (its model time + its floor).
+
+Component settings (gallery and image formats) mirror the app's, so a cheaper format
+in the app is a cheaper format in its floor too, and the ratio cannot be improved by
+changing formats alone.
 """
 
 from __future__ import annotations
@@ -11,22 +18,65 @@ from __future__ import annotations
 import sys
 
 import gradio as gr
+import plotly.graph_objects as go
+from PIL import Image
+
+# The CycleGAN tab's image outputs use Gradio's default format; keep these in step with it.
+TRANSLATE_FORMAT = "webp"
+
+# Built once: a floor must not pay per request for work that the app does per request.
+_FIGURE = go.Figure(go.Scatter(x=list(range(50)), y=list(range(50))))
 
 
-def echo(image: str):
-    return [(image, "echo")], {"ok": True}
+def _decoded(path: str) -> Image.Image:
+    with Image.open(path) as img:
+        return img.convert("RGB")
+
+
+def echo_detect(image: str, count: int = 1):
+    """/detect: a gallery with one image per model, and JSON."""
+    picture = _decoded(image)
+    return [(picture, f"echo {i}") for i in range(int(count))], {"ok": True}
+
+
+def echo_translate(image: str):
+    """/translate: a before/after pair, three images, a summary and JSON."""
+    picture = _decoded(image)
+    return (picture, picture), picture, picture, picture, "echo", {"ok": True}
+
+
+def echo_pose(image: str, count: int = 2, evidence: int = 3):
+    """/pose: a gallery of skeletons per method, a gallery of evidence, JSON."""
+    picture = _decoded(image)
+    return ([(picture, "echo")] * int(count), [(picture, "echo")] * int(evidence), {"ok": True})
+
+
+def echo_anatomy(image: str):
+    """/loss_anatomy: two plots, a summary and JSON (the plots are prebuilt)."""
+    _decoded(image)
+    return _FIGURE, _FIGURE, "echo", {"ok": True}
 
 
 def build() -> gr.Blocks:
     with gr.Blocks() as demo:
         image = gr.Image(type="filepath")
+        count, evidence = gr.Number(1, precision=0), gr.Number(3, precision=0)
+        json = gr.JSON()
         gallery = gr.Gallery()
-        data = gr.JSON()
-        gr.Button().click(echo, image, [gallery, data], api_name="echo")
+        gr.Button().click(echo_detect, [image, count], [gallery, json], api_name="echo")
+        slider = gr.ImageSlider(type="pil", format=TRANSLATE_FORMAT)
+        singles = [gr.Image(type="pil", format=TRANSLATE_FORMAT) for _ in range(3)]
+        gr.Button().click(echo_translate, image, [slider, *singles, gr.Markdown(), json],
+                          api_name="echo_translate")
+        gr.Button().click(echo_pose, [image, count, evidence], [gallery, gr.Gallery(), json],
+                          api_name="echo_pose")
+        gr.Button().click(echo_anatomy, image, [gr.Plot(), gr.Plot(), gr.Markdown(), json],
+                          api_name="echo_anatomy")
         # The readiness probe used by `benchmarks.timing.launched_app`.
         gr.Button(visible=False).click(lambda: [], None, gr.JSON(visible=False), api_name="models")
     return demo
 
 
 if __name__ == "__main__":
-    build().launch(server_name="127.0.0.1", server_port=int(sys.argv[1]), quiet=True)
+    build().queue(default_concurrency_limit=2).launch(server_name="127.0.0.1", server_port=int(sys.argv[1]),
+                                                      quiet=True)

@@ -1,4 +1,4 @@
-"""Timing helpers shared by the benchmarks: repeated measurement and a launched app."""
+"""Timing helpers shared by the benchmarks: repeated measurement, a launched app, rows."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +38,40 @@ def measure(fn: Callable[[], object], repeats: int = 20, warmup: int = 2) -> Tim
     return Timing(statistics.median(times), p95, repeats)
 
 
+def device_label() -> str:
+    """Where models run in this process and in an app started from it (same environment)."""
+    from shared.device import pick_device
+
+    dev = pick_device()
+    if dev.type == "cuda":
+        import torch
+
+        return f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cuda"
+    return f"{dev.type} ({os.cpu_count()} cores)"
+
+
+def row(what: str, value: Timing | float, *, device: str = "", goal: str = "", met: bool | None = None,
+        unit: str = "ms", p95: float | None = None) -> dict:
+    """One line of the table; a Timing gives median and p95, a plain number its value only."""
+    if isinstance(value, Timing):
+        median, p95 = value.median_ms, value.p95_ms
+    else:
+        median = float(value)
+    return {"what": what, "device": device or device_label(), "median_ms": median,
+            "p95_ms": float("nan") if p95 is None else p95, "unit": unit, "goal": goal, "met": met}
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(resident now, peak resident) of a process in MB, from /proc (Linux; NaN elsewhere)."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                      if ":" in line)
+    except OSError:
+        return float("nan"), float("nan")
+    kb = [float(fields.get(k, "nan kB").split()[0]) for k in ("VmRSS", "VmHWM")]
+    return kb[0] / 1024, kb[1] / 1024
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -45,8 +80,8 @@ def free_port() -> int:
 
 @contextmanager
 def launched_app(demo: str = "", timeout: float = 180.0, script: list[str] | None = None,
-                 ) -> Iterator[tuple[str, float]]:
-    """Start `python app.py` in a fresh process; yield (url, seconds until it answered).
+                 env: dict[str, str] | None = None) -> Iterator[tuple[str, float, int]]:
+    """Start `python app.py` in a fresh process; yield (url, seconds until it answered, pid).
 
     The start-up time runs from process start to the first successful `/models` call,
     which is what a visitor waits for after a Space restarts.
@@ -54,18 +89,21 @@ def launched_app(demo: str = "", timeout: float = 180.0, script: list[str] | Non
     from gradio_client import Client
 
     port = free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "VISIONLAB_OFFLINE": "1"}
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "VISIONLAB_OFFLINE": "1", **(env or {})}
     if script is not None:  # another server, e.g. the Gradio floor; it takes the port as argument
         args = [sys.executable, *script, str(port)]
     else:
         args = [sys.executable, "app.py", "--port", str(port)] + (["--demo", demo] if demo else [])
     t0 = time.perf_counter()
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # stderr goes to a file, not a pipe: an unread pipe fills up and would stall the app.
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}/"
     try:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"{args[1]} exited early:\n{proc.stderr.read().decode()[-2000:]}")
+                log.seek(0)
+                raise RuntimeError(f"{args[1]} exited early:\n{log.read().decode()[-2000:]}")
             if time.perf_counter() - t0 > timeout:
                 raise TimeoutError(f"app.py did not answer within {timeout:.0f} s")
             try:
@@ -73,10 +111,11 @@ def launched_app(demo: str = "", timeout: float = 180.0, script: list[str] | Non
                 break
             except Exception:
                 time.sleep(0.2)
-        yield url, time.perf_counter() - t0
+        yield url, time.perf_counter() - t0, proc.pid
     finally:
         proc.terminate()
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()

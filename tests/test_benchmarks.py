@@ -1,0 +1,65 @@
+"""The benchmark code runs and produces a well-formed table (no timing assertions)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from benchmarks import gpu, pose, system
+from benchmarks.__main__ import table
+from benchmarks.timing import Timing, measure, row, rss_mb
+
+
+def _finite_rows(rows: list[dict]) -> None:
+    for r in rows:
+        assert r["what"] and r["device"], r
+        assert math.isfinite(r["median_ms"]) and r["median_ms"] >= 0, r
+        assert r["met"] in (None, True, False)
+
+
+def test_measure_and_row():
+    t = measure(lambda: sum(range(100)), repeats=3, warmup=1)
+    assert isinstance(t, Timing) and t.runs == 3 and 0 <= t.median_ms <= t.p95_ms
+    r = row("x", t, goal="<= 1 s", met=True)
+    assert r["device"].startswith(("cpu", "cuda", "mps")) and r["unit"] == "ms"
+    plain = row("memory", 12.5, unit="MB")
+    assert plain["median_ms"] == 12.5 and math.isnan(plain["p95_ms"])
+
+
+def test_table_format():
+    rows = [row("a", Timing(1.0, 2.0, 3), goal="<= 5 ms", met=True),
+            row("b", 2048.0, unit="MB", goal="<= 2500 MB", met=False), row("c", 3.0)]
+    lines = table(rows).splitlines()
+    assert lines[0] == "| measurement | device | median | p95 | goal | met |"
+    assert len(lines) == 2 + len(rows)
+    assert all(line.count("|") == 7 for line in lines)
+    assert "| yes |" in lines[2] and "| **no** |" in lines[3] and "2,048 MB" in lines[3]
+
+
+def test_pose_model_rows_are_finite():
+    rows, timings = pose.model_rows(repeats=1)
+    assert set(timings) >= {"tiny-topdown-pose", "tiny-bottomup-pose"}
+    _finite_rows(rows)
+
+
+def test_cache_evicts_least_recently_used_within_budget():
+    rows, text = system.cache_rows()
+    _finite_rows(rows)
+    assert rows[0]["met"] is True and rows[0]["unit"] == "MB"
+    assert "evicted, least recently used first: tiny-" in text  # some were evicted
+    assert "repeated loads: 0" in text
+
+
+def test_rss_reads_this_process():
+    import os
+
+    now, peak = rss_mb(os.getpid())
+    if not math.isnan(now):  # /proc exists on Linux only
+        assert 0 < now <= peak
+
+
+def test_gpu_rows_skip_cleanly_without_cuda():
+    if torch.cuda.is_available():
+        return
+    assert gpu.rows(repeats=1) == []
