@@ -60,6 +60,8 @@ def _choices() -> list[tuple[str, str]]:
 
 
 def _resolve(model: str, direction: str) -> str:
+    if not model:
+        raise ValueError(f"Choose a model: {', '.join(zoo.cyclegan_names())}.")
     if model not in zoo.cyclegan_names():
         raise ValueError(f"Unknown model {model!r}. Choose from: {', '.join(zoo.cyclegan_names())}.")
     if direction not in DIRECTIONS:

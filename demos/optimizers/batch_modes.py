@@ -135,6 +135,8 @@ def optimum(data: Dataset) -> tuple[float, float]:
 def validate_batch_inputs(model: str, n_samples: int, batch_size: int,
                           epochs: int, lr: float, seed: int) -> None:
     """Raise ``ValueError`` in plain words for inputs the panel cannot run."""
+    if not model:
+        raise ValueError("Choose a model: 'linear' or 'logistic'.")
     if model not in MODELS:
         raise ValueError(f"Unknown model {model!r}. Choose 'linear' or 'logistic'.")
 

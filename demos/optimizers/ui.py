@@ -62,7 +62,7 @@ TABLE_COLUMNS = [
 
 def _hyper(lr, momentum, beta1, beta2, rho, alpha, eps, weight_decay, noise, seed, adadelta_lr) -> Hyper:
     seed_value = 0 if seed is None else seed
-    if isinstance(seed_value, float) and seed_value.is_integer():
+    if isinstance(seed_value, float) and seed_value.is_integer() and abs(seed_value) < 2**32:
         seed_value = int(seed_value)
     return Hyper(
         lr=lr,
