@@ -41,6 +41,18 @@ CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
 .language-note { font-size: 0.85em; opacity: 0.75; }
 .tab-question p { font-size: 1.25em; font-weight: 600; margin: 0.3em 0; }
+/* Phones: side-by-side panels stack, wide tables scroll inside their own box, and long
+   model names wrap instead of widening the page. */
+@media (max-width: 700px) {  /* Gradio scopes these rules to the app itself */
+  .row { flex-wrap: wrap !important; }
+  .row > *, .row > .form > * { min-width: 100% !important; }
+  .row > .form { flex-wrap: wrap !important; }
+  .table-container { max-width: calc(100vw - 48px); overflow-x: auto; }
+  label span { overflow-wrap: anywhere; }
+  .tab-container button { white-space: normal; max-width: 42vw; }
+}
+/* Less side padding where the screen is narrow (outside the app's scope, so no @media). */
+.main.app { padding-left: clamp(8px, 3vw, 32px) !important; padding-right: clamp(8px, 3vw, 32px) !important; }
 """
 # Gradio 6 takes theme, css and translations at launch; tests and benchmarks launch the same way.
 STYLE = {"theme": THEME, "css": CSS, "i18n": I18N}
