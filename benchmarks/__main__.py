@@ -117,17 +117,17 @@ def run(repeats: int, threads: bool = True) -> tuple[list[dict], dict[str, str]]
     rows += gpu_rows
     cache_rows, cache_text = system.cache_rows()
     rows += cache_rows
-    with launched_app(script=["-m", "benchmarks.floor"]) as (floor_url, _, _):
-        floor_client = Client(floor_url, verbose=False)
-        with launched_app() as (url, startup_s, pid):
-            client = Client(url, verbose=False)
+    with launched_app(script=["-m", "benchmarks.floor"]) as floor_app:
+        floor_client = Client(floor_app.url, verbose=False)
+        with launched_app() as app:
+            client = Client(app.url, verbose=False)
             rows += optimizers.redraw_rows(client, repeats)
             floor_rows, floors = detection.floor_rows(floor_client, repeats)
             rows += floor_rows + detection.end_to_end_rows(client, floors, det_timings, repeats)
             rows += cyclegan.end_to_end_rows(client, floor_client, repeats)
             rows += pose.end_to_end_rows(client, floor_client, pose_timings, repeats)
-            rows += system.memory_rows(client, pid)
-    rows += system.start_rows(startup_s)
+            rows += system.memory_rows(client, app.proc.pid)
+    rows += system.start_rows(app.startup_s)
     if threads:
         rows += system.thread_rows(max(3, repeats // 2))
     texts = {"cache": cache_text,

@@ -14,86 +14,17 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.timing import ROOT, free_port
+from benchmarks.timing import ROOT, Server, launched_app
 
 EXAMPLES = ROOT / "examples"
 MEMORY_GROWTH_LIMIT = 0.10
-
-
-# ---------------------------------------------------------------- the app in a process
-
-
-@dataclass
-class Server:
-    url: str
-    proc: subprocess.Popen
-    startup_s: float
-    log: Path  # the app's stderr, kept in a file so a chatty app can never block on a full pipe
-
-    def rss_mb(self) -> float:
-        return rss_mb(self.proc.pid)
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process, from /proc/<pid>/status (Linux)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-@contextmanager
-def serve(args: list[str] | None = None, env: dict[str, str] | None = None,
-          timeout: float = 180.0) -> Iterator[Server]:
-    """Start `python app.py` with extra arguments and environment; yield it once it answers.
-
-    Unlike `benchmarks.timing.launched_app`, this exposes the process (for its memory)
-    and lets the caller set any environment, e.g. a damaged checkpoints folder.
-    """
-    from gradio_client import Client
-
-    port = free_port()
-    full_env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "VISIONLAB_OFFLINE": "1",
-                **(env or {})}
-    cmd = [sys.executable, "app.py", "--port", str(port), *(args or [])]
-    with tempfile.TemporaryDirectory(prefix="visionlab-serve-") as tmp:
-        log = Path(tmp) / "app.log"
-        with open(log, "wb") as sink:
-            t0 = time.perf_counter()
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=sink, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"app.py exited early:\n{log.read_text(errors='replace')[-3000:]}")
-                if time.perf_counter() - t0 > timeout:
-                    raise TimeoutError(f"app.py did not answer within {timeout:.0f} s")
-                try:
-                    Client(url, verbose=False).predict(api_name="/models")
-                    break
-                except Exception:
-                    time.sleep(0.2)
-            yield Server(url, proc, time.perf_counter() - t0, log)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 # ---------------------------------------------------------------- the requests
@@ -240,7 +171,7 @@ def drive(url: str, clients: int, seconds: float, result: Result) -> None:
 def run(clients: int = 16, seconds: float = 60.0, server: Server | None = None) -> Result:
     """The whole test: launch (unless given a server), warm up, measure memory, load, measure."""
     if server is None:
-        with serve() as launched:
+        with launched_app() as launched:
             return run(clients, seconds, launched)
     result = Result(clients, seconds, startup_s=server.startup_s)
     warm_up(server.url, clients)

@@ -147,8 +147,8 @@ def thread_rows(repeats: int) -> list[dict]:
     for threads, policy, label in configs:
         env = {"VISIONLAB_MODEL_CONCURRENCY": "2", "VISIONLAB_TORCH_THREADS": str(threads),
                "OMP_WAIT_POLICY": policy}
-        with launched_app(env=env) as (url, _, _):
-            a, b = Client(url, verbose=False), Client(url, verbose=False)
+        with launched_app(env=env) as app:
+            a, b = Client(app.url, verbose=False), Client(app.url, verbose=False)
 
             def call(c):
                 return c.predict(image=path, models=bundled("detection"), score_threshold=0.3,

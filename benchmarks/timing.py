@@ -78,13 +78,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass
+class Server:
+    """The app running in its own process."""
+
+    url: str
+    proc: subprocess.Popen
+    startup_s: float  # process start to the first answered request
+    log: Path  # the app's output, kept in a file: an unread pipe fills up and stalls the app
+
+    def rss_mb(self) -> float:
+        return rss_mb(self.proc.pid)[0]
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
 @contextmanager
 def launched_app(demo: str = "", timeout: float = 180.0, script: list[str] | None = None,
-                 env: dict[str, str] | None = None) -> Iterator[tuple[str, float, int]]:
-    """Start `python app.py` in a fresh process; yield (url, seconds until it answered, pid).
+                 env: dict[str, str] | None = None) -> Iterator[Server]:
+    """Start `python app.py` (or `script`) in a fresh process; yield it once it answers.
 
     The start-up time runs from process start to the first successful `/models` call,
-    which is what a visitor waits for after a Space restarts.
+    which is what a visitor waits for after a Space restarts. `env` is added to this
+    process's environment (offline unless it says otherwise).
     """
     from gradio_client import Client
 
@@ -94,28 +111,28 @@ def launched_app(demo: str = "", timeout: float = 180.0, script: list[str] | Non
         args = [sys.executable, *script, str(port)]
     else:
         args = [sys.executable, "app.py", "--port", str(port)] + (["--demo", demo] if demo else [])
-    t0 = time.perf_counter()
-    # stderr goes to a file, not a pipe: an unread pipe fills up and would stall the app.
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"{args[1]} exited early:\n{log.read().decode()[-2000:]}")
-            if time.perf_counter() - t0 > timeout:
-                raise TimeoutError(f"app.py did not answer within {timeout:.0f} s")
-            try:
-                Client(url, verbose=False).predict(api_name="/models")
-                break
-            except Exception:
-                time.sleep(0.2)
-        yield url, time.perf_counter() - t0, proc.pid
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryDirectory(prefix="visionlab-app-") as tmp:
+        log = Path(tmp) / "app.log"
+        with open(log, "wb") as sink:
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}/"
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{args[1]} exited early:\n{log.read_text(errors='replace')[-3000:]}")
+                if time.perf_counter() - t0 > timeout:
+                    raise TimeoutError(f"{args[1]} did not answer within {timeout:.0f} s")
+                try:
+                    Client(url, verbose=False).predict(api_name="/models")
+                    break
+                except Exception:
+                    time.sleep(0.2)
+            yield Server(url, proc, time.perf_counter() - t0, log)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -20,7 +20,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from safetensors.torch import save_file
 
-from benchmarks.load import serve
+from benchmarks.timing import launched_app
 from shared import device, loading
 from shared.loading import ModelCache, ModelUnavailable
 
@@ -67,7 +67,7 @@ def faulty(tmp_path_factory):
         "TORCH_HOME": str(tmp / "torch"), "HF_HOME": str(tmp / "hf"),  # empty caches
         "HF_HUB_ETAG_TIMEOUT": "5", "HF_HUB_DOWNLOAD_TIMEOUT": "5",
     }
-    with serve(env=env) as server:
+    with launched_app(env=env) as server:
         yield Client(server.url, verbose=False), marker, server
 
 
