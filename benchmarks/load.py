@@ -138,8 +138,12 @@ def drive(url: str, clients: int, seconds: float, result: Result) -> None:
     for endpoint, _ in mix:
         result.latencies.setdefault(endpoint, [])
     lock = threading.Lock()
-    start = threading.Barrier(clients + 1)
     deadline = [0.0]
+
+    def set_deadline() -> None:  # runs once all have arrived, before any is released
+        deadline[0] = time.perf_counter() + seconds
+
+    start = threading.Barrier(clients + 1, action=set_deadline)
 
     def visitor(k: int) -> None:
         c = _client(url)
@@ -161,8 +165,7 @@ def drive(url: str, clients: int, seconds: float, result: Result) -> None:
     for t in threads:
         t.start()
     start.wait()
-    t0 = time.perf_counter()
-    deadline[0] = t0 + seconds
+    t0 = deadline[0] - seconds
     for t in threads:
         t.join()
     result.wall_s = time.perf_counter() - t0
