@@ -3,7 +3,8 @@
 Whatever arrives (a path from an upload, a PIL image, nothing at all) leaves as an
 8-bit RGB PIL image of bounded size, or as `BadInput` with a message in plain words.
 Handled on the way: empty, truncated and non-image files; decompression bombs;
-tiny images; EXIF rotation; grayscale, RGBA, palette, CMYK and 16-bit modes.
+tiny images; EXIF rotation; grayscale, RGBA, palette, CMYK and 16-bit modes. Images
+over 40 megapixels are refused, except JPEGs, which decode at a reduced scale.
 """
 
 from __future__ import annotations
@@ -45,7 +46,13 @@ def _open(source: str | Path) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return Image.open(path)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombWarning:
+        # Big, but under twice Pillow's limit: a JPEG can still be decoded at reduced scale
+        # (see `load_image`); anything else of this size is refused there.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except Image.DecompressionBombError:
         raise BadInput(_too_big_message(None)) from None
     except UnidentifiedImageError:
         raise BadInput(
@@ -93,9 +100,14 @@ def load_image(
     if source is None or (isinstance(source, str) and not source.strip()):
         raise BadInput("No image was given: upload a picture or click one of the examples.")
     img = source if isinstance(source, Image.Image) else _open(source)
+    notes: list[str] = []
+    full_size = img.size
+    if img.width * img.height > MAX_PIXELS and img.format == "JPEG":
+        # A JPEG decodes at 1/2, 1/4 or 1/8 of its size for almost nothing, so a photo from
+        # a 100-megapixel camera costs no more memory than a small one.
+        img.draft("RGB", (max_side, max_side))
     if img.width * img.height > MAX_PIXELS:
         raise BadInput(_too_big_message(img.size))
-    notes: list[str] = []
     try:
         img.load()
         orientation = _exif_orientation(img)
@@ -113,6 +125,9 @@ def load_image(
             f"The image is only {width}x{height} pixels; at least {min_side}x{min_side} is needed."
         )
     original = (width, height)
+    if full_size not in (rotated.size, rotated.size[::-1]):  # a JPEG decoded at a reduced scale
+        original = full_size[::-1] if orientation in (5, 6, 7, 8) else full_size
+        notes.append(f"decoded at reduced scale from {original[0]}x{original[1]}")
     if max(width, height) > max_side:
         img = img.copy()
         img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)

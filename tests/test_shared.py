@@ -311,6 +311,21 @@ def test_large_images_are_downscaled_and_the_scale_recorded(tmp_path):
     assert out.scale == pytest.approx(3.0)
 
 
+def test_a_100_megapixel_jpeg_decodes_at_reduced_scale(tmp_path):
+    # A 108-megapixel phone photo, turned upright by EXIF: decoded at 1/8 scale, never whole.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = saved(Image.new("RGB", (12000, 9000), (90, 140, 200)), tmp_path, "phone.jpg", exif=exif)
+    out = load_image(path, max_side=1024)
+    assert max(out.image.size) <= 1024 and out.image.size[1] > out.image.size[0]  # upright
+    assert out.original_size == (9000, 12000)
+    assert out.scale == pytest.approx(9000 / out.image.width)
+    assert any("reduced scale" in n for n in out.notes)
+    # A PNG of the same size cannot be decoded in parts, and is refused in plain words.
+    with pytest.raises(BadInput, match="too large"):
+        load_image(saved(Image.new("L", (12000, 9000)), tmp_path, "huge.png"))
+
+
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
