@@ -199,7 +199,10 @@ MODEL_COLUMNS = ["name", "demo", "tier", "usable", "status", "size_mb", "referen
 
 
 def models_rows() -> list[list[Any]]:
-    return [[row[c] for c in MODEL_COLUMNS] for row in models_table()]
+    """The table on the Models tab: bundled models first, each tier grouped by demo, so
+    the order is the same whichever tab's module happened to register its models first."""
+    rows = sorted(models_table(), key=lambda row: (row["tier"] != "bundled", row["demo"]))
+    return [[row[c] for c in MODEL_COLUMNS] for row in rows]
 
 
 def create_models_demo() -> gr.Blocks:
@@ -211,7 +214,8 @@ def create_models_demo() -> gr.Blocks:
             "and ship with it; **pretrained** ones are the published checkpoints, fetched on "
             "first use and cached. Reference metrics are the publishers' figures.",
         ))
-        table = gr.Dataframe(headers=MODEL_COLUMNS, interactive=False, wrap=True, elem_id="models-table")
+        table = gr.Dataframe(headers=MODEL_COLUMNS, interactive=False, wrap=True, elem_id="models-table",
+                             max_height=2400)  # every row on the page, no scroll box inside it
         refresh = gr.Button(tr("models.refresh", "Refresh"), size="sm")
         data = gr.JSON(visible=False)
         refresh.click(models_json, outputs=data, api_name="models", **REGISTRY_QUEUE).then(

@@ -84,7 +84,10 @@ PHONE = {"width": 390, "height": 844}
 @pytest.mark.parametrize("tab", list(TABS))
 def test_phone_width_layout_has_no_sideways_scrolling(browser, app_url, tab):
     page = _open(browser, f"{app_url}?tab={tab}", viewport=PHONE)
-    page.wait_for_selector(TABS[tab][1], state="visible", timeout=60_000)
+    try:
+        page.wait_for_selector(TABS[tab][1], state="visible", timeout=60_000)
+    finally:  # what the phone showed, also when the output never came
+        page.screenshot(path=str(ARTIFACTS / f"phone_{tab}.png"), full_page=True)
     page.wait_for_timeout(1000)
     # clientWidth is the screen's width; scrollWidth grows with anything wider than it.
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
