@@ -49,7 +49,8 @@ CSS = """
   .row > .form { flex-wrap: wrap !important; }
   .table-container { max-width: calc(100vw - 48px); overflow-x: auto; }
   label span { overflow-wrap: anywhere; }
-  .tab-container button { white-space: normal; max-width: 42vw; }
+  .tab-container { height: auto !important; }
+  .tab-container button { white-space: normal; max-width: 42vw; height: auto !important; }
 }
 /* Less side padding where the screen is narrow (outside the app's scope, so no @media). */
 .main.app { padding-left: clamp(8px, 3vw, 32px) !important; padding-right: clamp(8px, 3vw, 32px) !important; }
