@@ -114,8 +114,11 @@ def fetch(spec: ModelSpec) -> Path:
         )
     try:
         if isinstance(w, HubFile):
-            from huggingface_hub import hf_hub_download
+            from huggingface_hub import hf_hub_download, hf_hub_url
 
+            # huggingface_hub retries a refused connection five times (about 25 s); one quick
+            # look first lets an unreachable Hub say so at once.
+            _check_reachable(hf_hub_url(w.repo_id, w.filename, revision=w.revision, repo_type=w.repo_type))
             return Path(
                 hf_hub_download(w.repo_id, w.filename, revision=w.revision, repo_type=w.repo_type)
             )
@@ -137,6 +140,13 @@ def fetch(spec: ModelSpec) -> Path:
             "SHA-256, so it was discarded. The bundled models still work."
         )
     return dst
+
+
+def _check_reachable(url: str, timeout: float = 5.0) -> None:
+    """Raise the transport error if `url`'s server cannot be reached (any HTTP answer will do)."""
+    import httpx
+
+    httpx.head(url, timeout=timeout, follow_redirects=False)
 
 
 def _sha256(path: Path) -> str:

@@ -223,6 +223,25 @@ def test_failed_download_says_so(registered, tmp_path, monkeypatch):
         loading.get_model("far")
 
 
+def test_unreachable_hub_is_reported_without_the_download_retries(registered, tmp_path, monkeypatch):
+    # huggingface_hub retries a refused connection for ~25 s; one quick look comes first.
+    import huggingface_hub
+
+    monkeypatch.setenv("VISIONLAB_OFFLINE", "0")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens: connections are refused
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    calls = []
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: calls.append(a))
+    registered(spec_for("hub-far", HubFile("someone/far", "far.pth", "0" * 40), tier="pretrained"))
+    with pytest.raises(ModelUnavailable, match="download failed.*(Connect|Proxy)"):
+        loading.fetch(registry.get_spec("hub-far"))
+    assert calls == []
+
+
 # ---------------------------------------------------------------- the cache
 
 
