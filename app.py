@@ -50,6 +50,7 @@ CSS = """
   .table-container { max-width: calc(100vw - 48px); overflow-x: auto; }
   label span { overflow-wrap: anywhere; }
   .tab-container { height: auto !important; }
+  .block:has(> .gallery-container), .grid-wrap { height: auto !important; }  /* galleries fit their images */
   .tab-container button { white-space: normal; max-width: 42vw; height: auto !important; }
 }
 /* Less side padding where the screen is narrow (outside the app's scope, so no @media). */
