@@ -24,7 +24,8 @@ from shared.registry import ROOT, BundledFile, specs
 
 SPACE_FILES = ["app.py", "requirements.txt", "LICENSE", "shared/*.py", "shared/locales/*.yaml",
                "demos/*.py", "demos/*/*.py",
-               "checkpoints/*.safetensors", "checkpoints/*.md", "examples/*", "examples/*/*"]
+               "checkpoints/*.safetensors", "checkpoints/*.md", "examples/*", "examples/*/*",
+               "docs/*.png", "docs/*.jpg"]  # figures the tabs show (pose cost plot) and the README uses
 
 
 @dataclass
