@@ -63,3 +63,19 @@ def test_gpu_rows_skip_cleanly_without_cuda():
     if torch.cuda.is_available():
         return
     assert gpu.rows(repeats=1) == []
+
+
+def test_gpu_rows_inputs_run_every_bundled_network_here_on_the_cpu():
+    # The CUDA rows cannot run on this machine; the inputs they feed each network can.
+    import app
+    from shared.loading import load_model
+    from shared.registry import specs
+
+    app.build_app()  # registers every tab's models
+    cpu = torch.device("cpu")
+    bundled = [s for s in specs(tier="bundled") if s.demo in ("detection", "cyclegan", "pose")]
+    assert len(bundled) >= 9
+    for spec in bundled:
+        with torch.inference_mode():
+            out = gpu._inputs(spec.demo, cpu)(load_model(spec, cpu))
+        assert out is not None, spec.name
