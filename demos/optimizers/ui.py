@@ -79,6 +79,16 @@ def _hyper(lr, momentum, beta1, beta2, rho, alpha, eps, weight_decay, noise, see
     )
 
 
+def _prepare(surface: str, names: list[str], steps: Any, x0: float, y0: float, condition: float,
+             *hyper_args: Any) -> tuple[Any, int, Hyper]:
+    """What `/optimize` and `/step_view` both do first: check the run's inputs, then
+    build the surface and the hyperparameters. Returns (surface, steps, hyper)."""
+    hyper = _hyper(*hyper_args)
+    steps = _steps(steps)
+    validate_run(surface, names, steps, x0, y0)
+    return get_surface(surface, condition=condition), steps, hyper
+
+
 def _steps(steps: Any) -> int:
     if isinstance(steps, float) and steps.is_integer():
         return int(steps)
@@ -121,10 +131,8 @@ def optimize(
     adadelta_lr: float = 1.0,
 ):
     """Run the chosen optimizers on a surface; return the plots, a table and JSON."""
-    hyper = _hyper(lr, momentum, beta1, beta2, rho, alpha, eps, weight_decay, noise, seed, adadelta_lr)
-    steps = _steps(steps)
-    validate_run(surface, optimizers, steps, x0, y0)
-    surf = get_surface(surface, condition=condition)
+    surf, steps, hyper = _prepare(surface, optimizers, steps, x0, y0, condition, lr, momentum, beta1,
+                                  beta2, rho, alpha, eps, weight_decay, noise, seed, adadelta_lr)
     trajectories = run_all(surf, list(optimizers), x0, y0, steps, hyper)
     summaries = [summary(surf, t) for t in trajectories]
     data = {
@@ -187,12 +195,12 @@ def step_view(
     adadelta_lr: float = 1.0,
 ):
     """One optimizer's update at one step: the picture and the numbers behind it."""
-    hyper = _hyper(lr, momentum, beta1, beta2, rho, alpha, eps, weight_decay, noise, seed, adadelta_lr)
-    steps, step = _steps(steps), _steps(step)
+    step = _steps(step)
     if isinstance(step, bool) or not isinstance(step, int) or step < 1:
         raise ValueError(f"The step to show must be a whole number from 1 on, not {step}.")
-    validate_run(surface, [optimizer] if optimizer else [], steps, x0, y0)
-    surf = get_surface(surface, condition=condition)
+    surf, steps, hyper = _prepare(surface, [optimizer] if optimizer else [], steps, x0, y0, condition, lr,
+                                  momentum, beta1, beta2, rho, alpha, eps, weight_decay, noise, seed,
+                                  adadelta_lr)
     traj = run(surf, optimizer, x0, y0, steps, hyper)
     taken = len(traj.xs) - 1
     if taken == 0:
