@@ -203,27 +203,15 @@ def test_inference_accepts_any_input_size() -> None:
         assert float(out["boxes"][:, 2].max()) <= 300 and float(out["boxes"][:, 3].max()) <= 200
 
 
+def smoke_args(loss: str, steps: int, folder: Path, *extra: str) -> list[str]:
+    """A few-step training run on 2-image batches, writing its checkpoint and state to `folder`."""
+    return ["--loss", loss, "--steps", str(steps), "--batch-size", "2", "--warmup", "1", "--eval-n", "0",
+            "--threads", "2", "--out", str(folder), "--state-dir", str(folder), *extra]
+
+
 @pytest.mark.parametrize("loss", losses.LOSSES)
 def test_training_smoke_run_on_cpu(loss: str, tmp_path: Path) -> None:
-    args = [
-        "--loss",
-        loss,
-        "--steps",
-        "2",
-        "--batch-size",
-        "2",
-        "--warmup",
-        "1",
-        "--eval-n",
-        "0",
-        "--out",
-        str(tmp_path),
-        "--state-dir",
-        str(tmp_path / "state"),
-        "--threads",
-        "2",
-    ]
-    meta = train_main(args)
+    meta = train_main(smoke_args(loss, 2, tmp_path))
     assert meta["steps"] == 2
     model = load_checkpoint(tmp_path / f"detection_{loss}.safetensors")
     assert model.loss_name == loss and not model.training
@@ -231,27 +219,11 @@ def test_training_smoke_run_on_cpu(loss: str, tmp_path: Path) -> None:
 
 
 def test_training_resumes_exactly(tmp_path: Path) -> None:
-    common = [
-        "--loss",
-        "focal",
-        "--steps",
-        "3",
-        "--batch-size",
-        "2",
-        "--warmup",
-        "1",
-        "--eval-n",
-        "0",
-        "--threads",
-        "2",
-    ]
-    train_main(common + ["--out", str(tmp_path / "a"), "--state-dir", str(tmp_path / "a")])
-    paused = train_main(
-        common + ["--stop-at", "2", "--out", str(tmp_path / "b"), "--state-dir", str(tmp_path / "b")]
-    )
+    train_main(smoke_args("focal", 3, tmp_path / "a"))
+    paused = train_main(smoke_args("focal", 3, tmp_path / "b", "--stop-at", "2"))
     assert paused == {"loss": "focal", "step": 2}
     assert json.loads((tmp_path / "b" / "detection_focal_state.json").read_text())["step"] == 2
-    train_main(common + ["--resume", "--out", str(tmp_path / "b"), "--state-dir", str(tmp_path / "b")])
+    train_main(smoke_args("focal", 3, tmp_path / "b", "--resume"))
     a = load_checkpoint(tmp_path / "a" / "detection_focal.safetensors").state_dict()
     b = load_checkpoint(tmp_path / "b" / "detection_focal.safetensors").state_dict()
     for key in a:
