@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.timing import ROOT, Server, launched_app
+from benchmarks.timing import ROOT, Server, launched_app, percentile
 
 EXAMPLES = ROOT / "examples"
 MEMORY_GROWTH_LIMIT = 0.10
@@ -94,11 +94,6 @@ class Result:
     @property
     def memory_growth(self) -> float:
         return self.rss_after_mb / self.rss_before_mb - 1
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _client(url: str):

@@ -24,6 +24,12 @@ class Timing:
     runs: int
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The value below which a fraction `q` of `values` lie (nearest rank, no interpolation)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
 def measure(fn: Callable[[], object], repeats: int = 20, warmup: int = 2) -> Timing:
     """Median and 95th percentile of `fn`'s wall time, after `warmup` untimed calls."""
     for _ in range(warmup):
@@ -33,9 +39,7 @@ def measure(fn: Callable[[], object], repeats: int = 20, warmup: int = 2) -> Tim
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-    return Timing(statistics.median(times), p95, repeats)
+    return Timing(statistics.median(times), percentile(times, 0.95), repeats)
 
 
 def device_label() -> str:
