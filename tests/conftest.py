@@ -3,7 +3,10 @@
 import os
 import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,16 +27,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url():
-    """The real suite, launched once per test session on a free local port."""
+@contextmanager
+def served(demos: list[str] | None = None, **launch: Any) -> Iterator[str]:
+    """The real suite (or some of its demos) served in this process on a free local port;
+    yields its URL. `launch` adds options to `launch()`, e.g. `mcp_server=True`."""
     from app import STYLE, build_app
 
-    demo = build_app()
+    demo = build_app(demos)
     _, url, _ = demo.launch(**STYLE, server_name="127.0.0.1", server_port=free_port(),
-                            prevent_thread_lock=True, quiet=True)
-    yield url
-    demo.close()
+                            prevent_thread_lock=True, quiet=True, **launch)
+    try:
+        yield url
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """The real suite, launched once per test session."""
+    with served() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

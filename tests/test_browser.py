@@ -145,13 +145,9 @@ def test_spaces_cache_each_example_on_first_click(browser, tmp_path, monkeypatch
     # for the same here, with the cache in a fresh folder.
     monkeypatch.setenv("VISIONLAB_CACHE_EXAMPLES", "1")
     monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path))
-    from app import STYLE, build_app
-    from tests.conftest import free_port
+    from tests.conftest import served
 
-    demo = build_app(["pose"])
-    _, url, _ = demo.launch(**STYLE, server_name="127.0.0.1", server_port=free_port(),
-                            prevent_thread_lock=True, quiet=True)
-    try:
+    with served(["pose"]) as url:
         page = _open(browser, url, ready=TABS["pose"][1])  # one demo alone: no tabs
         page.locator(TABS["pose"][2]).nth(1).click()
         page.wait_for_function("() => [...document.querySelectorAll('#pose-gallery img')]"
@@ -161,8 +157,6 @@ def test_spaces_cache_each_example_on_first_click(browser, tmp_path, monkeypatch
         cached = [p for p in tmp_path.rglob("*") if p.is_file()]
         assert cached, "clicking an example cached nothing"
         page.context.close()
-    finally:
-        demo.close()
 
 
 def test_figures_can_be_downloaded(page):

@@ -11,7 +11,7 @@ import asyncio
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import served
 
 # Tool names are the handlers' names; one per public endpoint of the suite.
 TOOLS = {"detect_endpoint", "anatomy_endpoint", "translate_endpoint", "pose_endpoint",
@@ -20,13 +20,8 @@ TOOLS = {"detect_endpoint", "anatomy_endpoint", "translate_endpoint", "pose_endp
 
 @pytest.fixture(scope="module")
 def mcp_url():
-    from app import STYLE, build_app
-
-    demo = build_app()
-    _, url, _ = demo.launch(**STYLE, server_name="127.0.0.1", server_port=free_port(),
-                            prevent_thread_lock=True, quiet=True, mcp_server=True)
-    yield url
-    demo.close()
+    with served(mcp_server=True) as url:
+        yield url
 
 
 def test_schema_lists_one_tool_per_endpoint_with_described_parameters(mcp_url):

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import free_port, raw_call
+from conftest import raw_call, served
 from PIL import Image
 
 import app
@@ -22,11 +22,8 @@ FAKE_TOKEN = "hf_FAKEtokenForTestsOnly0123456789abcdef"
 @pytest.fixture(scope="module")
 def small_uploads():
     """The suite served with a 1 MB upload limit, as `python app.py --max-file-size 1mb` does."""
-    demo = app.build_app()
-    _, url, _ = demo.launch(**app.STYLE, server_name="127.0.0.1", server_port=free_port(),
-                            prevent_thread_lock=True, quiet=True, max_file_size="1mb")
-    yield url
-    demo.close()
+    with served(max_file_size="1mb") as url:
+        yield url
 
 
 def _png(path: Path, side: int) -> Path:
