@@ -20,8 +20,9 @@ from torch.utils.data import Dataset
 IMAGE_SIZE = 256
 CLASSES = ("circle", "square", "triangle", "star", "cross")
 # Disjoint seed ranges: a val scene can never be a train scene.
-SPLIT_OFFSETS = {"train": 0, "val": 1_000_000}
-SPLIT_SIZES = {"train": 1_000_000, "val": 100_000}
+# "tune" is for choosing hyperparameters (learning rates), so val is never looked at to choose.
+SPLIT_OFFSETS = {"train": 0, "val": 1_000_000, "tune": 2_000_000}
+SPLIT_SIZES = {"train": 1_000_000, "val": 100_000, "tune": 100_000}
 MIN_SIZE, MAX_SIZE = 12.0, 72.0  # object extent in pixels, before rotation
 
 
@@ -91,9 +92,11 @@ def _shape_points(kind: str, cx: float, cy: float, r: float, angle: float) -> li
     return [(cx + rho * math.cos(phi + angle), cy + rho * math.sin(phi + angle)) for rho, phi in polar]
 
 
-def _draw_distractors(draw: ImageDraw.ImageDraw, rng: np.random.Generator, bg: np.ndarray) -> None:
-    """Clutter that is not a class: hollow outlines, lines, arcs and dots."""
-    for _ in range(int(rng.integers(2, 10))):
+def _draw_distractors(
+    draw: ImageDraw.ImageDraw, rng: np.random.Generator, bg: np.ndarray, count: int
+) -> None:
+    """`count` pieces of clutter that is not a class: hollow outlines, lines, arcs and dots."""
+    for _ in range(count):
         colour = _contrasting_colour(rng, bg.mean(axis=(0, 1)))
         cx, cy = rng.uniform(0, IMAGE_SIZE, size=2)
         r = rng.uniform(MIN_SIZE / 2, MAX_SIZE / 2)
@@ -136,17 +139,24 @@ def _iou(box: np.ndarray, boxes: list[np.ndarray]) -> float:
     return best
 
 
-def make_scene(seed: int) -> tuple[Image.Image, torch.Tensor, torch.Tensor]:
-    """Draw scene `seed`: an RGB 256x256 image, float boxes (N, 4) xyxy, int64 labels (N,)."""
-    rng = np.random.default_rng(seed)
+def make_scene(seed: int, objects: int | None = None) -> tuple[Image.Image, torch.Tensor, torch.Tensor]:
+    """Draw scene `seed`: an RGB 256x256 image, float boxes (N, 4) xyxy, int64 labels (N,).
+
+    objects=None: 1-8 objects and 2-9 distractors (the bundled models' scenes).
+    objects=n: the imbalance knob. Exactly n objects (fewer only if placement fails) and
+    1-n distractors, so scenes with few objects also have few hard look-alikes and most
+    of their background is easy, as in COCO. The scene depends on (seed, n).
+    """
+    rng = np.random.default_rng(seed if objects is None else [seed, objects])
     bg = _background(rng)
     image = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(image)
-    _draw_distractors(draw, rng, bg)
+    clutter = int(rng.integers(2, 10)) if objects is None else int(rng.integers(1, objects + 1))
+    _draw_distractors(draw, rng, bg, clutter)
 
     boxes: list[np.ndarray] = []
     labels: list[int] = []
-    for _ in range(int(rng.integers(1, 9))):
+    for _ in range(int(rng.integers(1, 9)) if objects is None else objects):
         for _attempt in range(20):
             label = int(rng.integers(0, len(CLASSES)))
             # Log-uniform extent so small and medium objects are equally common.
@@ -200,15 +210,15 @@ def to_tensor(image: Image.Image) -> torch.Tensor:
 class SceneDataset(Dataset):
     """`n` scenes of a split starting at `start`; items are (image tensor, target dict)."""
 
-    def __init__(self, split: str, n: int, start: int = 0) -> None:
+    def __init__(self, split: str, n: int, start: int = 0, objects: int | None = None) -> None:
         split_seed(split, start + max(n - 1, 0))  # validates the whole range up front
-        self.split, self.n, self.start = split, n, start
+        self.split, self.n, self.start, self.objects = split, n, start, objects
 
     def __len__(self) -> int:
         return self.n
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        image, boxes, labels = make_scene(split_seed(self.split, self.start + index))
+        image, boxes, labels = make_scene(split_seed(self.split, self.start + index), self.objects)
         return to_tensor(image), {"boxes": boxes, "labels": labels}
 
 

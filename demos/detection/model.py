@@ -51,6 +51,10 @@ CONFIG: dict = {
 }
 
 
+# Version 2: "ohem" is the paper's OHEM; version 1 used the name for SSD-style mining (now "hnm").
+FORMAT = "vision-lab-detection-2"
+
+
 def _conv_bn(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
@@ -103,35 +107,60 @@ class SwitchableClassificationHead(RetinaNetClassificationHead):
     """RetinaNet's classification head with a shallow tower and a loss chosen by name.
 
     The prior bias -log((1 - pi) / pi) is set by the parent; it does not depend on the
-    loss, so the three runs start from identical weights.
+    loss, so runs with different losses start from identical weights.
     """
 
     def __init__(
-        self, channels: int, num_anchors: int, num_classes: int, loss: str, depth: int, prior: float
+        self, channels: int, num_anchors: int, num_classes: int, loss: str, depth: int, prior: float,
+        loss_params: dict[str, float] | None = None,
     ):
         super().__init__(channels, num_anchors, num_classes, prior_probability=prior)
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; expected one of {LOSSES}")
         self.conv = _tower(channels, depth)
         self.loss = loss
+        self.loss_params = dict(loss_params or {})
         assert math.isclose(
-            float(self.cls_logits.bias.detach()[0]), -math.log((1 - prior) / prior), rel_tol=1e-5
+            float(self.cls_logits.bias.detach()[0]), -math.log((1 - prior) / prior),
+            rel_tol=1e-5, abs_tol=1e-6,
         )
 
-    def compute_loss(self, targets, head_outputs, matched_idxs):  # torchvision's (untyped) signature
+    def compute_loss(self, targets, head_outputs, matched_idxs, anchors=None):  # torchvision's signature
         losses = []
-        for target, logits, matched in zip(targets, head_outputs["cls_logits"], matched_idxs, strict=True):
+        anchors = anchors if anchors is not None else [None] * len(targets)
+        for target, logits, matched, boxes in zip(targets, head_outputs["cls_logits"], matched_idxs, anchors,
+                                                  strict=True):
             gt = one_hot_targets(logits, matched, target["labels"])
             valid = matched != self.BETWEEN_THRESHOLDS  # anchors with IoU in [0.4, 0.5) are ignored
             num_foreground = int((matched >= 0).sum())
-            losses.append(classification_loss(self.loss, logits[valid], gt[valid], num_foreground))
+            losses.append(classification_loss(
+                self.loss, logits[valid], gt[valid], num_foreground,
+                anchors=None if boxes is None else boxes[valid], params=self.loss_params,
+            ))
         return sum(losses) / len(targets)
 
 
+class DetectorHead(RetinaNetHead):
+    """RetinaNet's head, except that the classification loss also sees the anchors
+    (OHEM runs NMS over them). Same submodules, so the same state-dict keys."""
+
+    def compute_loss(self, targets, head_outputs, anchors, matched_idxs):
+        return {
+            "classification": self.classification_head.compute_loss(targets, head_outputs, matched_idxs,
+                                                                     anchors),
+            "bbox_regression": self.regression_head.compute_loss(targets, head_outputs, anchors,
+                                                                 matched_idxs),
+        }
+
+
 def build_detector(
-    loss: str = "focal", num_classes: int | None = None, seed: int = 0, config: dict | None = None
+    loss: str = "focal", num_classes: int | None = None, seed: int = 0, config: dict | None = None,
+    loss_params: dict[str, float] | None = None,
 ) -> RetinaNet:
-    """A RetinaNet whose weights depend only on `seed` and `config`, never on `loss`."""
+    """A RetinaNet whose weights depend only on `seed` and `config`, never on `loss`.
+
+    `loss_params` override the loss's defaults (losses.DEFAULT_PARAMS), e.g. gamma and alpha.
+    """
     cfg = dict(CONFIG if config is None else config)
     if num_classes is not None:
         cfg["num_classes"] = num_classes
@@ -140,7 +169,7 @@ def build_detector(
     sizes = tuple(tuple(level) for level in cfg["anchor_sizes"])
     anchors = AnchorGenerator(sizes, (tuple(cfg["aspect_ratios"]),) * len(sizes))
     num_anchors = anchors.num_anchors_per_location()[0]
-    head = RetinaNetHead(cfg["fpn_channels"], num_anchors, cfg["num_classes"])
+    head = DetectorHead(cfg["fpn_channels"], num_anchors, cfg["num_classes"])
     # Replace both heads (classification first, a fixed order keeps init identical).
     head.classification_head = SwitchableClassificationHead(
         cfg["fpn_channels"],
@@ -149,6 +178,7 @@ def build_detector(
         loss,
         cfg["tower_depth"],
         cfg["prior_probability"],
+        loss_params,
     )
     head.regression_head = RetinaNetRegressionHead(cfg["fpn_channels"], num_anchors)
     head.regression_head.conv = _tower(cfg["fpn_channels"], cfg["tower_depth"])
@@ -169,6 +199,7 @@ def build_detector(
     )
     model.config = cfg
     model.loss_name = loss
+    model.loss_params = dict(loss_params or {})
     return model
 
 
@@ -203,7 +234,8 @@ def match_anchors(model: RetinaNet, image: torch.Tensor, target: dict[str, torch
 def save_checkpoint(model: RetinaNet, path: str | Path, metadata: dict[str, str] | None = None) -> None:
     """Weights as fp32 safetensors; CONFIG and the loss name go into the metadata."""
     tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    meta = {"config": json.dumps(model.config), "loss": model.loss_name, "format": "vision-lab-detection-1"}
+    meta = {"config": json.dumps(model.config), "loss": model.loss_name, "format": FORMAT,
+            "loss_params": json.dumps(getattr(model, "loss_params", {}))}
     meta.update({k: str(v) for k, v in (metadata or {}).items()})
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=meta)
@@ -214,7 +246,11 @@ def load_checkpoint(path: str | Path) -> RetinaNet:
     meta = read_metadata(path)
     if "config" not in meta:
         raise ValueError(f"{path} is not a detection checkpoint (no config in its metadata)")
-    model = build_detector(meta.get("loss", "focal"), config=json.loads(meta["config"]))
+    loss = meta.get("loss", "focal")
+    if meta.get("format") == "vision-lab-detection-1" and loss == "ohem":
+        loss = "hnm"  # the first format's "ohem" was SSD-style hard-negative mining
+    model = build_detector(loss, config=json.loads(meta["config"]),
+                           loss_params=json.loads(meta.get("loss_params", "{}")))
     with safe_open(str(path), framework="pt") as f:
         state = {k: f.get_tensor(k) for k in f.keys()}
     model.load_state_dict(state)

@@ -1,0 +1,113 @@
+"""The focal-loss sweep's table, from its results files.
+
+    python -m demos.detection.report            # print the table, write results/summary.json
+
+Each (arm, level) cell is the mean over seeds with a 95 % interval that combines seed
+and scene noise (stats.interval); "paired gap" is focal minus each other arm over the
+same seeds and scenes. summary.json is what the detection tab reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .stats import interval
+from .sweep import RESULTS, read_results
+
+
+def cells(runs: dict[str, dict]) -> dict[tuple[str, int], list[dict]]:
+    """Finished val runs grouped by (arm, objects per scene), ordered by seed."""
+    grouped: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    for run in runs.values():
+        c = run["config"]
+        if c["eval_split"] == "val":
+            grouped[(c["arm"], c["objects"])].append(run)
+    return {k: sorted(v, key=lambda r: r["config"]["seed"]) for k, v in grouped.items()}
+
+
+def _summary_of(group: list[dict], kind: str) -> dict:
+    points = [r["metrics"][kind]["AP"] for r in group]
+    reps = [np.asarray(r["metrics"][kind]["bootstrap_AP"]) for r in group]
+    return interval(points, reps) | {
+        "AP50": float(np.mean([r["metrics"][kind]["AP50"] for r in group])),
+        "AP75": float(np.mean([r["metrics"][kind]["AP75"] for r in group])),
+        "per_seed": points,
+    }
+
+
+def paired_gap(a: list[dict], b: list[dict], kind: str = "agnostic") -> dict | None:
+    """Interval of AP(a) - AP(b) over the seeds both have (same init, data order and scenes)."""
+    seeds = sorted({r["config"]["seed"] for r in a} & {r["config"]["seed"] for r in b})
+    if not seeds:
+        return None
+    pick = {id(g): {r["config"]["seed"]: r for r in g} for g in (a, b)}
+    ra, rb = ([pick[id(g)][s] for s in seeds] for g in (a, b))
+    points = [x["metrics"][kind]["AP"] - y["metrics"][kind]["AP"] for x, y in zip(ra, rb, strict=True)]
+    reps = [np.asarray(x["metrics"][kind]["bootstrap_AP"]) - np.asarray(y["metrics"][kind]["bootstrap_AP"])
+            for x, y in zip(ra, rb, strict=True)]
+    return interval(points, reps)
+
+
+def summarise(folder: Path = RESULTS) -> dict:
+    runs, problems = read_results(folder)
+    grouped = cells(runs)
+    table = []
+    for (arm, objects), group in sorted(grouped.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        row = {"arm": arm, "objects": objects, "seeds": [r["config"]["seed"] for r in group],
+               "lr": group[0]["config"]["lr"], "agnostic": _summary_of(group, "agnostic"),
+               "aware": _summary_of(group, "aware"),
+               "errors": {k: float(np.mean([r["metrics"]["errors"][k] for r in group]))
+                          for k in ("correct", "duplicate", "wrong_class", "poorly_localised", "background",
+                                    "missed")},
+               "curve": group[0]["training"]["curve"]}
+        if arm != "focal" and ("focal", objects) in grouped:
+            row["focal_minus_this"] = paired_gap(grouped[("focal", objects)], group)
+        table.append(row)
+    tuning = [{"arm": r["config"]["arm"], "lr": r["config"]["lr"], "AP": r["metrics"]["agnostic"]["AP"]}
+              for r in runs.values() if r["config"]["eval_split"] == "tune"]
+    levels_file = folder / "levels.json"
+    levels = json.loads(levels_file.read_text()) if levels_file.exists() else []
+    return {"cells": table, "tuning": sorted(tuning, key=lambda t: (t["arm"], t["lr"])), "levels": levels,
+            "problems": problems, "runs": len(runs)}
+
+
+def print_table(folder: Path = RESULTS, write: bool = True) -> dict:
+    summary = summarise(folder)
+    for message in summary["problems"]:
+        print(message, file=sys.stderr)
+    print(f"{'arm':12s} {'obj':>3s} {'seeds':>5s} {'agnostic AP (95% CI)':>24s} {'class AP (95% CI)':>24s} "
+          f"{'focal − arm':>20s}")
+    for row in summary["cells"]:
+        a, c, g = row["agnostic"], row["aware"], row.get("focal_minus_this")
+        gap = "" if g is None else f"{100 * g['mean']:+.1f} [{100 * g['low']:+.1f}, {100 * g['high']:+.1f}]"
+        print(f"{row['arm']:12s} {row['objects']:3d} {len(row['seeds']):5d} "
+              f"{100 * a['mean']:8.1f} [{100 * a['low']:5.1f}, {100 * a['high']:5.1f}]    "
+              f"{100 * c['mean']:8.1f} [{100 * c['low']:5.1f}, {100 * c['high']:5.1f}]    {gap:>20s}")
+    if summary["tuning"]:
+        print("\nlearning-rate tuning (class-agnostic AP on the tune split):")
+        for t in summary["tuning"]:
+            print(f"  {t['arm']:6s} lr {t['lr']:<6g} AP {100 * t['AP']:.1f}")
+    if write:
+        (folder / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="The focal-loss sweep's table")
+    p.add_argument("--results", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    if not args.results.is_dir():
+        print(f"error: no results folder at {args.results}", file=sys.stderr)
+        return 2
+    print_table(args.results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
