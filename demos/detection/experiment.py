@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torchvision.ops import box_iou
 from tqdm import tqdm
 
-from .data import SPLIT_SIZES, anchor_statistics, make_scene, split_seed
+from .data import SPLIT_SIZES, make_scene, split_seed, to_tensor
 from .losses import classification_loss, focal_terms, one_hot_targets
 from .model import CONFIG, build_detector, forward_matched
 
@@ -221,7 +222,7 @@ def train(cfg: RunConfig, threads: int = 1, progress: bool = True) -> tuple[torc
             point = {"step": step, "cls": round(float(losses["classification"].detach()), 5),
                      "box": round(float(losses["bbox_regression"].detach()), 5)}
             if step % 500 == 0 or step == cfg.steps - 1:
-                point |= easy_negative_share(model, probe)
+                point |= easy_negative_share(model, probe, n=min(16, cfg.eval_n))
                 model.train()
             curve.append(point)
     seconds = time.time() - t0
@@ -244,15 +245,23 @@ def predict(model: torch.nn.Module, scenes: SceneCache, n: int, batch: int = 16)
 
 
 def imbalance_of_level(objects: int, n: int = 300) -> dict[str, float]:
-    """Foreground:background anchors per anchor and per binary term, over n val scenes."""
+    """Foreground:background anchors per anchor and per binary term, over n val scenes.
+
+    Every scene is 256 x 256, so the anchors are the same for all; only the matcher runs
+    per scene (IoU >= 0.5 foreground, < 0.4 background, as in training)."""
     model = build_detector("focal", config=HALF_WIDTH)
-    scenes = SceneCache("val", objects)
-    stats = [anchor_statistics(model, *scenes[i]) for i in range(n)]
-    positives = sum(s["positives"] for s in stats)
-    negatives = sum(s["negatives"] for s in stats)
+    image, boxes, labels = make_scene(split_seed("val", 0), objects)
+    _, anchors, _ = forward_matched(model, to_tensor(image), {"boxes": boxes, "labels": labels})
+    positives = negatives = 0
+    for i in range(n):
+        _, boxes, _ = make_scene(split_seed("val", i), objects)
+        matched = model.proposal_matcher(box_iou(boxes, anchors))  # (A,): object index, -1 bg, -2 ignored
+        positives += int((matched >= 0).sum())
+        negatives += int((matched == -1).sum())
     k = HALF_WIDTH["num_classes"]
-    return {"objects": objects, "scenes": n, "anchors_per_image": stats[0]["anchors"],
+    # The sigmoid classifier makes K binary decisions per anchor: a foreground anchor has one
+    # positive term and K - 1 negative ones, a background anchor K negative ones.
+    return {"objects": objects, "scenes": n, "anchors_per_image": int(anchors.shape[0]),
             "positives_per_image": positives / n, "negatives_per_image": negatives / n,
             "bg_per_fg_anchor": negatives / max(positives, 1),
             "bg_per_fg_term": (negatives * k + positives * (k - 1)) / max(positives, 1)}
-

@@ -19,10 +19,12 @@ from shared.registry import BundledFile, ModelSpec, UrlFile, register
 DEMO = "detection"
 FOCAL_PAPER = "Lin et al. 2017, Focal Loss for Dense Object Detection, arXiv:1708.02002"
 
+# registry suffix -> (loss the checkpoint was trained with, in words)
 BUNDLED_LOSSES = {
-    "focal": "focal loss (γ=2, α=0.25)",
-    "ce": "α-balanced cross-entropy (α=0.75)",
-    "ohem": "cross-entropy with OHEM (1:3)",
+    "focal": ("focal", "focal loss (γ=2, α=0.25)"),
+    "ce": ("ce", "α-balanced cross-entropy (α=0.75)"),
+    # Named "ohem" when it was trained; it is SSD-style mining, not the paper's OHEM.
+    "ohem": ("hnm", "cross-entropy with SSD-style hard-negative mining (3 negatives per positive)"),
 }
 
 
@@ -39,10 +41,10 @@ def _bundled_metric(filename: str) -> str:
     return f"AP {float(ap) * 100:.1f} on generated val scenes (measured here)" if ap else ""
 
 
-for _loss, _what in BUNDLED_LOSSES.items():
-    _file = f"detection_{_loss}.safetensors"
+for _suffix, (_loss, _what) in BUNDLED_LOSSES.items():
+    _file = f"detection_{_suffix}.safetensors"
     register(ModelSpec(
-        name=bundled_name(_loss), demo=DEMO, task="object detection (5 shape classes)",
+        name=bundled_name(_suffix), demo=DEMO, task="object detection (5 shape classes)",
         tier="bundled", weights=BundledFile(_file), build=partial(build_detector, _loss),
         size_mb=1.5, licence="MIT", paper=FOCAL_PAPER, reference_metric=_bundled_metric(_file),
         description=f"Compact RetinaNet trained here on generated scenes with {_what}.",

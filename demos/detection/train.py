@@ -1,6 +1,10 @@
 """Train the compact RetinaNet with one classification loss, resumably.
 
-    python -m demos.detection.train --loss focal|ce|ohem [--steps 3000] [--resume]
+    python -m demos.detection.train --loss focal|ce|ohem|hnm [--steps 3000] [--resume]
+
+This is the trainer of the bundled full-width models (AdamW, random 1-8 objects per
+scene). The controlled experiment with seeds, SGD and imbalance levels is
+`python -m demos.detection.sweep` (experiment.py).
 
 Runs with different --loss but the same other flags are a controlled experiment:
 the weights start identical (same --seed), every step sees the same scenes (the data
@@ -28,7 +32,7 @@ from shared.training_state import load_state, save_state, state_paths
 
 from .data import SPLIT_SIZES, SceneDataset, collate
 from .evaluate import CI_SUBSET, evaluate, imbalance, inference_ms
-from .losses import CE_ALPHA, FOCAL_ALPHA, FOCAL_GAMMA, LOSSES, OHEM_NEG_PER_POS
+from .losses import CE_ALPHA, FOCAL_ALPHA, FOCAL_GAMMA, HNM_NEG_PER_POS, LOSSES, OHEM_BATCH, OHEM_NMS
 from .model import build_detector, count_parameters, save_checkpoint
 
 PAPER = "Lin et al. 2017, Focal Loss for Dense Object Detection (arXiv:1708.02002), Table 1"
@@ -63,8 +67,10 @@ def write_card(path: Path, meta: dict) -> None:
     loss_text = {
         "focal": f"focal loss, gamma={FOCAL_GAMMA}, alpha={FOCAL_ALPHA} (torchvision.ops.sigmoid_focal_loss)",
         "ce": f"alpha-balanced cross-entropy, alpha={CE_ALPHA} (the paper's best alpha for CE)",
-        "ohem": f"cross-entropy with online hard example mining, "
-        f"1:{OHEM_NEG_PER_POS} positives:negatives per image",
+        "ohem": f"cross-entropy with the paper's OHEM: NMS at {OHEM_NMS} on the per-anchor loss, "
+        f"a fixed {OHEM_BATCH} anchors per image, at most a quarter positive",
+        "hnm": f"cross-entropy with SSD-style hard-negative mining: all positives, "
+        f"{HNM_NEG_PER_POS} highest-loss negatives per positive",
     }[meta["loss"]]
     rows = "\n".join(f"| {k} | {'n/a' if v < 0 else f'{v:.3f}'} |" for k, v in val.items())
     path.write_text(f"""# detection_{meta["loss"]}: compact RetinaNet trained with {meta["loss"]}
