@@ -9,8 +9,9 @@ momentum 0.9 (the paper's optimizer), the schedule and the box loss; a seed fixe
 the initial weights and the order of the scenes, and is shared across arms, so runs
 with the same seed are paired.
 
-Generated scenes are cached under runs/detection_cache/ in chunks of 1,000 (uint8
-images plus their boxes as .npz): a level's first run draws them, later runs read them.
+Generated scenes are cached under runs/detection_cache/ in chunks of 1,000 (a uint8
+.npy of images, memory-mapped, and their boxes as .npz): a level's first run draws
+them, later runs read them.
 """
 
 from __future__ import annotations
@@ -84,19 +85,24 @@ class RunConfig:
         return asdict(self)
 
 
-def _chunk_path(split: str, objects: int, chunk: int) -> Path:
-    return CACHE / f"{split}-obj{objects}-c{CHUNK}-{chunk:04d}.npz"
+def _chunk_paths(split: str, objects: int, chunk: int) -> tuple[Path, Path]:
+    stem = CACHE / f"{split}-obj{objects}-c{CHUNK}-{chunk:04d}"
+    return stem.with_suffix(".images.npy"), stem.with_suffix(".targets.npz")
 
 
 def _load_chunk(split: str, objects: int, chunk: int) -> dict[str, np.ndarray]:
-    """A chunk of 1,000 scenes; drawn and saved (atomically) the first time it is needed."""
-    path = _chunk_path(split, objects, chunk)
-    if path.exists():
+    """A chunk of scenes; drawn and saved the first time it is needed.
+
+    Images are memory-mapped, so a random batch reads eight images, not eight chunks.
+    The images file is renamed into place last: if it exists, the chunk is complete.
+    """
+    images_path, targets_path = _chunk_paths(split, objects, chunk)
+    if images_path.exists():
         try:
-            with np.load(path) as f:
-                return {k: f[k] for k in f.files}
+            with np.load(targets_path) as f:
+                return {"images": np.load(images_path, mmap_mode="r")} | {k: f[k] for k in f.files}
         except (OSError, ValueError, EOFError):
-            path.unlink(missing_ok=True)  # damaged (e.g. interrupted write): draw it again
+            images_path.unlink(missing_ok=True)  # damaged: draw it again
     images, boxes, labels, counts = [], [], [], []
     first = chunk * CHUNK
     for index in range(first, min(first + CHUNK, SPLIT_SIZES[split])):
@@ -105,14 +111,15 @@ def _load_chunk(split: str, objects: int, chunk: int) -> dict[str, np.ndarray]:
         boxes.append(b.numpy())
         labels.append(lab.numpy())
         counts.append(len(lab))
-    data = {"images": np.stack(images),  # (n, 256, 256, 3) uint8
-            "boxes": np.concatenate(boxes).reshape(-1, 4).astype(np.float32),  # all objects, xyxy
-            "labels": np.concatenate(labels).astype(np.int64), "counts": np.array(counts)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, **data)
-    tmp.replace(path)
-    return data
+    targets = {"boxes": np.concatenate(boxes).reshape(-1, 4).astype(np.float32),  # all objects, xyxy
+               "labels": np.concatenate(labels).astype(np.int64), "counts": np.array(counts)}
+    images_path.parent.mkdir(parents=True, exist_ok=True)
+    tag = f".{os.getpid()}.tmp"
+    np.savez(targets_path.with_suffix(tag + ".npz"), **targets)
+    targets_path.with_suffix(tag + ".npz").replace(targets_path)
+    np.save(images_path.with_suffix(tag + ".npy"), np.stack(images))  # (n, 256, 256, 3) uint8
+    images_path.with_suffix(tag + ".npy").replace(images_path)
+    return {"images": np.load(images_path, mmap_mode="r")} | targets
 
 
 class SceneCache:
@@ -125,15 +132,14 @@ class SceneCache:
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         chunk, offset = divmod(index, CHUNK)
         if chunk not in self._chunks:
-            if len(self._chunks) >= 4:  # a few chunks in memory at a time
-                self._chunks.pop(next(iter(self._chunks)))
             data = _load_chunk(self.split, self.objects, chunk)
             self._chunks[chunk] = (data, np.concatenate([[0], np.cumsum(data["counts"])]))
         data, starts = self._chunks[chunk]
         a, b = starts[offset], starts[offset + 1]
-        image = torch.from_numpy(data["images"][offset]).permute(2, 0, 1).float() / 255  # (3, H, W)
-        return image, {"boxes": torch.from_numpy(data["boxes"][a:b]).clone(),
-                       "labels": torch.from_numpy(data["labels"][a:b]).clone()}
+        pixels = torch.from_numpy(np.array(data["images"][offset]))  # (H, W, 3) uint8, copied off the map
+        return pixels.permute(2, 0, 1).float() / 255, {  # (3, H, W) in [0, 1]
+            "boxes": torch.from_numpy(data["boxes"][a:b]).clone(),
+            "labels": torch.from_numpy(data["labels"][a:b]).clone()}
 
     def batch(self, indices: list[int]) -> tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]:
         items = [self[i] for i in indices]
