@@ -27,6 +27,7 @@ DEMOS: dict[str, tuple[str, str]] = {
     "cyclegan": ("CycleGAN: texture, not geometry", "demos.cyclegan.ui"),
     "pose": ("Pose: top-down vs bottom-up", "demos.pose.ui"),
     "optimizers": ("Optimizer playground", "demos.optimizers.ui"),
+    "roi": ("ROIPool vs ROIAlign", "demos.roi.ui"),
 }
 
 HEADER = """# Vision Lab

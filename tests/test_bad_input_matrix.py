@@ -34,8 +34,8 @@ ARTIFACT = ROOT / "artifacts" / "bad_input_matrix.md"
 TIMEOUT = 60.0  # seconds; a call that takes longer counts as a hung worker
 
 ENDPOINTS = ["/optimize", "/step_view", "/batch_modes", "/detect", "/loss_anatomy", "/translate", "/pose",
-             "/models"]
-IMAGE_ENDPOINTS = ["/detect", "/loss_anatomy", "/translate", "/pose"]
+             "/roi_pool_vs_align", "/models"]
+IMAGE_ENDPOINTS = ["/detect", "/loss_anatomy", "/translate", "/pose", "/roi_pool_vs_align"]
 
 _HYPER = [("lr", 0.001), ("steps", 50), ("x0", -1.5), ("y0", 2.0), ("momentum", 0.9), ("beta1", 0.9),
           ("beta2", 0.999), ("rho", 0.9), ("alpha", 0.99), ("eps", None), ("weight_decay", 0.0),
@@ -53,10 +53,15 @@ PARAMS: dict[str, list[tuple[str, Any]]] = {
     "/translate": [("image", IMAGE), ("model", "cyclegan-plain2striped"), ("direction", "A→B")],
     "/pose": [("image", IMAGE), ("methods", ["tiny-topdown-pose", "tiny-bottomup-pose"]),
               ("keypoint_threshold", 0.2), ("person_threshold", 0.2)],
+    # The region fits the smallest test image (128 x 128) with sub-pixel edges.
+    "/roi_pool_vs_align": [("image", IMAGE), ("x1", 40.3), ("y1", 36.7), ("x2", 97.9), ("y2", 95.2),
+                           ("features", "detector"), ("stride", 16), ("output_size", 7),
+                           ("sampling_ratio", 2), ("aligned", True)],
     "/models": [],
 }
 NUMBERS = {ep: [name for name, value in params if name not in ("surface", "optimizers", "optimizer", "model",
-                                                                 "models", "methods", "direction", "image")]
+                                                                 "models", "methods", "direction", "image",
+                                                                 "features", "aligned")]
            for ep, params in PARAMS.items()}
 # What a message about each number must mention (case-insensitive).
 LABELS = {"lr": "learning rate", "steps": "steps", "x0": "start x", "y0": "start y", "momentum": "momentum",
@@ -64,7 +69,9 @@ LABELS = {"lr": "learning rate", "steps": "steps", "x0": "start x", "y0": "start
           "weight_decay": "weight decay", "noise": "noise", "seed": "seed", "condition": "condition",
           "adadelta_lr": "adadelta's learning rate", "step": "step", "n_samples": "samples",
           "batch_size": "mini-batch", "epochs": "epochs", "score_threshold": "score threshold", "gamma": "γ",
-          "keypoint_threshold": "keypoint threshold", "person_threshold": "person threshold"}
+          "keypoint_threshold": "keypoint threshold", "person_threshold": "person threshold",
+          "x1": "x1", "y1": "y1", "x2": "x2", "y2": "y2", "stride": "stride", "output_size": "output size",
+          "sampling_ratio": "sampling ratio"}
 # Numbers for which a negative or a huge value is legitimate and must give a result.
 NEGATIVE_OK = {"x0", "y0"}  # start coordinates
 HUGE_OK = {("/optimize", "lr"), ("/optimize", "eps"), ("/optimize", "weight_decay"), ("/optimize", "noise"),
@@ -260,6 +267,11 @@ def image_size(endpoint: str, result: Any) -> tuple[list[int] | None, list[str]]
         overlays, evidence, data = result
         assert len(overlays) == 2 and all(isinstance(r["people"], list) for r in data["results"])
         return data["image_size"], data["notes"]
+    if endpoint == "/roi_pool_vs_align":
+        drawn, grids, shift, located, summary, data = result
+        assert drawn and grids and shift.get("plot") and located.get("plot") and "ROIPool" in summary
+        assert len(data["roi_pool"]["pooled"]) == len(data["roi_align"]["pooled"]) == 7
+        return data["image_size"], data["notes"]
     raise AssertionError(endpoint)
 
 
@@ -378,12 +390,15 @@ def assert_finite_json(value: Any, what: str) -> None:
 UNKNOWN = {"/optimize": dict(optimizers=["SGD", "Lion"]), "/step_view": dict(optimizer="Lion"),
            "/batch_modes": dict(model="quadratic"), "/detect": dict(models=["yolo-v99"]),
            "/loss_anatomy": dict(model="yolo-v99"), "/translate": dict(model="cyclegan-dog2cat"),
-           "/pose": dict(methods=["alphapose"])}
+           "/pose": dict(methods=["alphapose"]), "/roi_pool_vs_align": dict(features="resnet")}
 UNKNOWN_OPTION = {"/optimize": dict(surface="Everest"), "/step_view": dict(surface="Everest"),
                   "/translate": dict(direction="sideways")}
 EMPTY = {"/optimize": dict(optimizers=[]), "/step_view": dict(optimizer=None),
          "/batch_modes": dict(model=None), "/detect": dict(models=[]), "/loss_anatomy": dict(model=None),
-         "/translate": dict(model=None), "/pose": dict(methods=[])}
+         "/translate": dict(model=None), "/pose": dict(methods=[]), "/roi_pool_vs_align": dict(features=None)}
+# Endpoints that take a box: corners swapped, and a corner beyond the image (the scene is 256 px wide).
+SWAPPED_BOX = {"/roi_pool_vs_align": dict(x1=97.9, x2=40.3)}
+BOX_OUTSIDE = {"/roi_pool_vs_align": dict(x2=500.0)}
 
 
 def choice(table: dict[str, dict], expect: str) -> Cell:
@@ -421,6 +436,8 @@ ROWS: dict[str, Cell] = {
     "unknown model name": choice(UNKNOWN, "unknown|needs one of"),
     "unknown option (surface, direction)": choice(UNKNOWN_OPTION, "unknown surface|direction"),
     "empty selection": choice(EMPTY, "at least one|choose a model|needs one of"),
+    "box with x2 < x1": choice(SWAPPED_BOX, "must be greater than"),
+    "box outside the image": choice(BOX_OUTSIDE, "outside the image"),
 }
 
 

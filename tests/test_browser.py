@@ -25,6 +25,7 @@ TABS = {
                  "#cyclegan-examples tbody tr, #cyclegan-examples button"),
     "pose": ("Pose: top-down vs bottom-up", "#pose-gallery img", "#pose-examples button"),
     "optimizers": ("Optimizer playground", "#optimizers-contour .js-plotly-plot", None),
+    "roi": ("ROIPool vs ROIAlign", "#roi-overlay img", "#roi-examples-scenes button"),
     "models": ("Models", "#models-table >> text=tiny-retinanet-focal", None),
 }
 

@@ -1,0 +1,332 @@
+"""The ROI tab: ROIPool against ROIAlign on a real feature map, region by sub-pixel region.
+
+A thin adapter over `pooling` and `plots`: validates input, computes the feature map and
+the analysis, and lays out the evidence. Endpoint: `/roi_pool_vs_align`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from demos.detection.inference import example_truth
+from demos.roi import plots
+from demos.roi.pooling import (
+    DETECTOR,
+    FEATURES,
+    MAX_OUTPUT,
+    MAX_SAMPLING,
+    METHODS,
+    STRIDES,
+    Analysis,
+    analyse,
+    detector_cell_centre,
+    feature_map,
+)
+from shared import components as inputs
+from shared import ui
+from shared.device import gpu
+from shared.i18n import tr
+from shared.images import load_image
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+MAX_SIDE = 640  # the example photos' size; larger images are downscaled to it
+FEATURE_CHOICES = [(f"detector FPN ({DETECTOR})", "detector"), ("raw image (average-pooled)", "image")]
+# Hand-picked regions on the photos, with sub-pixel edges: a face, an eye, a thin spoon.
+PHOTO_REGIONS = {"astronaut.jpg": ((166.4, 52.7, 285.3, 171.9), "image", 16),
+                 "cat.jpg": ((131.6, 78.3, 213.4, 152.7), "detector", 8),
+                 "coffee.jpg": ((321.7, 62.4, 410.9, 330.2), "image", 8)}
+
+QUESTION = "What is the difference between ROIPool and ROIAlign?"
+ANSWER = """\
+Both cut a fixed grid of features (say 7×7) out of a region of any size. **ROIPool**
+(Fast R-CNN) rounds twice: the region's edges, divided by the stride, are rounded to
+whole feature cells; then the rounded region is split into bins whose edges are rounded
+to whole cells again, and each bin keeps the maximum of its cells. At stride 16 each
+rounding can move what is pooled by up to half a cell, 8 image pixels, and by a
+different amount for every box, so no head can learn to undo it. **ROIAlign** (Mask
+R-CNN) rounds nothing: it splits the exact region into equal bins, reads a few evenly
+spaced points in each bin by bilinear interpolation of the four nearest cells, and
+averages them. This matters more for masks and keypoints than for boxes: a class score
+hardly changes when its features move a few pixels, and a box on a large object loses
+little IoU to them, but a mask or keypoint heat-map is predicted bin by bin in the
+pooled grid and pasted back into the box, so every pixel of misalignment moves its
+boundary or its peak (Mask R-CNN reports 10–50 % relative gains in mask AP from ROIAlign,
+largest at the strictest IoU). **aligned=True** removes a half-cell shift: if cell j
+summarises pixels s·j to s·(j+1), its centre is at s·(j+½), but the legacy ROIAlign reads
+cell j at s·j, so its whole sampling grid sits half a cell right of and below the box.
+"""
+
+WHY = """\
+**Reading the evidence.** Left picture: the white box is the region asked for; orange is
+what ROIPool pools (rounded region and rounded, overlapping bins); blue is where ROIAlign's
+bins lie and the points it interpolates. The plots move the region right in steps of
+1/64 cell: ROIPool's output does not change until an edge crosses half a cell, then jumps,
+while ROIAlign's follows every step. The localisation plot places a synthetic point
+feature (a Gaussian bump one cell wide, drawn on a feature grid of the same stride) at the
+region's centre, pools it, finds its peak in the pooled grid by soft-argmax and puts it back
+into the region, as a mask or keypoint head would. Where a real network's cells are
+centred depends on its padding: the summary measures it for the bundled backbone.
+"""
+
+
+def _whole(value: float, name: str, low: int, high: int) -> int:
+    number = ui.finite(value, name, low=low, high=high)
+    if number != int(number):
+        raise ValueError(f"{name} must be a whole number from {low} to {high} (got {number:g}).")
+    return int(number)
+
+
+def _settings(features: str | None, stride: float, output_size: float, sampling_ratio: float,
+              aligned: bool) -> tuple[str, int, int, int, bool]:
+    if not features:
+        raise ValueError("No feature map was chosen; the demo needs one of: 'detector' (the bundled "
+                         "detector's FPN) or 'image' (the raw image, average-pooled).")
+    if features not in FEATURES:
+        raise ValueError(f"Unknown feature map {features!r}; choose 'detector' or 'image'.")
+    step = ui.finite(stride, "The feature stride")
+    if step not in STRIDES:
+        raise ValueError(f"The feature stride must be one of {', '.join(map(str, STRIDES))} (got {step:g}).")
+    output = _whole(output_size, "The output size", 1, MAX_OUTPUT)
+    sampling = _whole(sampling_ratio, "The sampling ratio (0: adaptive)", 0, MAX_SAMPLING)
+    if not isinstance(aligned, bool):
+        raise ValueError(f"aligned must be true or false, not {aligned!r}.")
+    return features, int(step), output, sampling, aligned
+
+
+def _region(x1: float, y1: float, x2: float, y2: float, size: tuple[int, int]) -> tuple[float, ...]:
+    """The region, checked against the image it is given in (input-image pixels)."""
+    width, height = size
+    edges = []
+    for name, value, limit in (("x1", x1, width), ("y1", y1, height), ("x2", x2, width), ("y2", y2, height)):
+        v = ui.finite(value, f"The region's {name}")
+        if not 0 <= v <= limit:
+            axis = "width" if name[0] == "x" else "height"
+            raise ValueError(f"The region's {name} = {v:g} lies outside the image: it must be between 0 and "
+                             f"{limit} (the image's {axis}, {width}×{height} pixels).")
+        edges.append(v)
+    x1, y1, x2, y2 = edges
+    for low, high, a, b in ((x1, x2, "x1", "x2"), (y1, y2, "y1", "y2")):
+        if high <= low:
+            raise ValueError(f"The region's {b} ({high:g}) must be greater than its {a} ({low:g}): give the "
+                             "top-left corner as x1, y1 and the bottom-right corner as x2, y2.")
+    return x1, y1, x2, y2
+
+
+def _summary(a: Analysis, scale: float) -> str:
+    s, fm = a.features.stride, a.features
+    c, h, w = fm.values.shape[1:]
+    x1, y1, x2, y2 = a.box
+    cx0, cy0, cx1, cy1 = a.pool_geometry.cells
+    off = np.subtract(a.pool_geometry.box, a.box)  # left, top, right, bottom
+    pool_off, align_off = a.centre_offsets(a.pool_boxes), a.centre_offsets(a.align_boxes)
+    span = f"{a.shifts[0]:+.1f} to {a.shifts[-1]:+.1f} px in {len(a.shifts)} steps of {s / 64:.2f} px"
+    lines = [
+        f"**{fm.description}**: {w}×{h} cells, computed in {fm.seconds * 1000:.1f} ms; the region is "
+        f"{x2 - x1:.1f}×{y2 - y1:.1f} px = {(x2 - x1) / s:.2f}×{(y2 - y1) / s:.2f} cells"
+        + (f" (in the image downscaled ×{1 / scale:.3f})" if scale != 1 else "") + ".",
+        f"**ROIPool** pooled cells x {cx0}–{cx1}, y {cy0}–{cy1}: its region is off by "
+        f"{off[0]:+.1f}, {off[1]:+.1f}, {off[2]:+.1f}, {off[3]:+.1f} px (left, top, right, bottom), "
+        f"i.e. {off[0] / s:+.2f}, {off[1] / s:+.2f}, {off[2] / s:+.2f}, {off[3] / s:+.2f} cells.",
+        f"**Shifting the region** {span}: ROIPool's output took **{a.distinct_outputs(a.pool_sweep)}** "
+        f"distinct values (its largest jump {a.largest_jump(a.pool_sweep):.0%} of the value range), "
+        f"ROIAlign's **{a.distinct_outputs(a.align_sweep)}** (largest step "
+        f"{a.largest_jump(a.align_sweep):.1%}). The centre of what ROIPool pools is off by "
+        f"{pool_off.min():+.1f} to {pool_off.max():+.1f} px ({pool_off.min() / s:+.2f} to "
+        f"{pool_off.max() / s:+.2f} cells); ROIAlign's (aligned={a.aligned}) by {align_off.mean():+.2f} px.",
+        "**A point feature found again** through the pooled grid, mean |error| over the shifts: "
+        + "; ".join(f"{name} **{np.abs(a.errors[name][:, 0]).mean():.2f} px** (at most "
+                    f"{np.abs(a.errors[name][:, 0]).max():.2f})" for name in METHODS) + ".",
+    ]
+    if fm.source == "detector":
+        centre = detector_cell_centre(s)
+        lines.append(f"On this backbone (3×3 stride-2 convolutions, padding 1) cell 6 of stride {s} is "
+                     f"centred at pixel {centre:.1f}, measured from its gradients: "
+                     f"s·j + {centre - 6 * s:.1f}, not s·(j+½) = {6.5 * s:g}. On its features the "
+                     "legacy grid is the nearer one; a network trained with either convention learns "
+                     "a constant offset, but not ROIPool's varying one.")
+    return "\n\n".join(lines)
+
+
+def _as_json(a: Analysis, picture, region: tuple[float, ...]) -> dict:
+    s, c = a.features.stride, a.channel
+
+    def grid(t) -> list:
+        return np.round(t[c].numpy().astype(float), 4).tolist()
+
+    def stats(e: np.ndarray) -> dict:
+        return {"mean_abs_px": round(float(np.abs(e[:, 0]).mean()), 4),
+                "max_abs_px": round(float(np.abs(e[:, 0]).max()), 4),
+                "mean_px": round(float(e[:, 0].mean()), 4), "vertical_px": round(float(e[:, 1].mean()), 4)}
+
+    pool_off, align_off = a.centre_offsets(a.pool_boxes), a.centre_offsets(a.align_boxes)
+    pool_range = [round(float(pool_off.min()), 4), round(float(pool_off.max()), 4)]
+    return {
+        "image_size": list(picture.original_size), "notes": picture.notes,
+        "working_size": list(picture.image.size),
+        "region": [round(v, 4) for v in region],
+        "region_working": [round(v, 4) for v in a.box],
+        "feature_map": {"source": a.features.source, "description": a.features.description, "stride": s,
+                        "shape": list(a.features.values.shape[1:]), "seconds": round(a.features.seconds, 4)},
+        "output_size": a.output, "sampling_ratio": a.sampling_ratio, "aligned": a.aligned, "channel": c,
+        "roi_pool": {"cells": list(a.pool_geometry.cells), "box": [round(v, 4) for v in a.pool_geometry.box],
+                     "empty_bins": int(a.pool_geometry.empty.sum()), "pooled": grid(a.pool)},
+        "roi_align": {"box": [round(v, 4) for v in a.align_geometry.box],
+                      "samples_per_bin": list(a.align_geometry.grid), "pooled": grid(a.align)},
+        "shift": {"shifts_px": [round(float(v), 4) for v in a.shifts],
+                  "roi_pool_distinct_outputs": a.distinct_outputs(a.pool_sweep),
+                  "roi_align_distinct_outputs": a.distinct_outputs(a.align_sweep),
+                  "roi_pool_largest_jump": round(a.largest_jump(a.pool_sweep), 4),
+                  "roi_align_largest_jump": round(a.largest_jump(a.align_sweep), 4),
+                  "roi_pool_centre_offset_px": pool_range,
+                  "roi_align_centre_offset_px": round(float(align_off.mean()), 4)},
+        "localisation": {name: stats(a.errors[name]) for name in METHODS},
+        "seconds": round(a.features.seconds + a.seconds, 4),
+    }
+
+
+@ui.handle_errors
+@gpu
+def roi_endpoint(image: str | None, x1: float, y1: float, x2: float, y2: float, features: str = "detector",
+                 stride: int = 16, output_size: int = 7, sampling_ratio: int = 2, aligned: bool = True):
+    """Pool the region (x1, y1, x2, y2 in input-image pixels) with ROIPool and ROIAlign on one
+    feature map; return the drawn regions, both pooled grids, the shift and localisation plots,
+    a summary and JSON."""
+    source, step, output, sampling, aligned = _settings(features, stride, output_size, sampling_ratio,
+                                                        aligned)
+    picture = load_image(image, max_side=MAX_SIDE)
+    region = _region(x1, y1, x2, y2, picture.original_size)
+    box = tuple(v / picture.scale for v in region)  # to the pixels of the image as analysed
+    analysis = analyse(feature_map(picture.image, source, step), box, output, sampling, aligned)
+    return (plots.overlay(picture.image, analysis), plots.pooled_grids(analysis),
+            plots.shift_figure(analysis), plots.localisation_figure(analysis),
+            _summary(analysis, picture.scale), _as_json(analysis, picture, region))
+
+
+def _image_size(path: str) -> tuple[int, int] | None:
+    """The size of an image after EXIF rotation, from its header; None if it cannot be read."""
+    try:
+        with Image.open(path) as img:
+            transposed = img.getexif().get(0x0112) in (5, 6, 7, 8)
+            return img.size[::-1] if transposed else img.size
+    except Exception:  # the endpoint itself answers unreadable files in plain words
+        return None
+
+
+def span_image(image: str | None) -> list:
+    """Region sliders whose ranges span the image (their values are left alone)."""
+    size = _image_size(image) if image else None
+    if size is None:
+        return [gr.update()] * 4
+    return [gr.update(maximum=limit) for limit in (size[0], size[1], size[0], size[1])]
+
+
+def fit_region(image: str | None, x1: float, y1: float, x2: float, y2: float) -> list:
+    """For an uploaded image: sliders that span it, and a centred region if the current one does not fit."""
+    size = _image_size(image) if image else None
+    if size is None:
+        return [gr.update()] * 4
+    width, height = size
+    try:
+        _region(x1, y1, x2, y2, size)
+        values = [x1, y1, x2, y2]
+    except ValueError:
+        values = [round(width * 0.3 + 0.25, 1), round(height * 0.3 + 0.25, 1),
+                  round(width * 0.7, 1), round(height * 0.7, 1)]
+    return [gr.update(maximum=limit, value=v) for v, limit in zip(values, (width, height, width, height),
+                                                                  strict=True)]
+
+
+def _examples() -> tuple[list[list], list[list]]:
+    """[image, x1, y1, x2, y2, features, stride, output, sampling, aligned] rows: each scene with
+    its largest object's ground-truth box, each photo with a hand-picked region."""
+    scenes = []
+    for path in sorted((EXAMPLES / "detection").glob("scene_*.png")):
+        truth = example_truth(str(path))
+        if truth is None:
+            continue
+        boxes = truth[0]
+        largest = boxes[((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).argmax()]
+        scenes.append([str(path), *(round(float(v), 1) for v in largest), "detector", 16, 7, 2, True])
+    photos = [[str(EXAMPLES / "photos" / name), *box, source, stride, 7, 2, True]
+              for name, (box, source, stride) in PHOTO_REGIONS.items()
+              if (EXAMPLES / "photos" / name).is_file()]
+    return scenes, photos
+
+
+def create_demo() -> gr.Blocks:
+    scenes, photos = _examples()
+    first = (scenes or photos)[0]
+    # The sliders are built spanning the largest example: clicking an example resets them to
+    # their built ranges before its values arrive; `span_image` then fits them to the image.
+    width = height = MAX_SIDE
+    with gr.Blocks() as demo:
+        ui.intro("roi", QUESTION, ANSWER)
+        # Outputs first (rendered further down), so the examples can be cached into them.
+        drawn = gr.Image(label=tr("roi.overlay", "what each one reads: ROIPool (left), ROIAlign (right)"),
+                         type="pil", elem_id="roi-overlay", render=False, buttons=["download", "fullscreen"])
+        grids = gr.Image(label=tr("roi.pooled", "the pooled outputs, one channel"), type="pil",
+                         elem_id="roi-pooled", render=False, buttons=["download", "fullscreen"])
+        shift = gr.Plot(show_label=False, elem_id="roi-shift", render=False)
+        located = gr.Plot(show_label=False, elem_id="roi-localisation", render=False)
+        summary = gr.Markdown(render=False)
+        data = gr.JSON(show_label=False, render=False)
+        outputs = [drawn, grids, shift, located, summary, data]
+        with gr.Row():
+            with gr.Column(scale=1, min_width=320):
+                image = inputs.Image(type="filepath", label=tr("roi.image", "image"), value=first[0],
+                                     height=280)
+                features = inputs.Radio(FEATURE_CHOICES, value=first[5],
+                                        label=tr("roi.features", "feature map"))
+                stride = inputs.Radio(list(STRIDES), value=first[6],
+                                      label=tr("roi.stride", "feature stride (the detector has 8 and 16)"))
+                with gr.Row():
+                    x1 = inputs.Slider(0, width, value=first[1], step=0.1, label="x1")
+                    y1 = inputs.Slider(0, height, value=first[2], step=0.1, label="y1")
+                with gr.Row():
+                    x2 = inputs.Slider(0, width, value=first[3], step=0.1, label="x2")
+                    y2 = inputs.Slider(0, height, value=first[4], step=0.1, label="y2")
+                output = inputs.Slider(1, MAX_OUTPUT, value=first[7], step=1,
+                                       label=tr("roi.output", "output size (bins per side)"))
+                sampling = inputs.Slider(0, MAX_SAMPLING, value=first[8], step=1, label=tr(
+                    "roi.sampling", "ROIAlign samples per bin side (0: adaptive)"))
+                aligned = gr.Checkbox(value=first[9],
+                                      label=tr("roi.aligned", "aligned=True (half-pixel offset)"))
+                run = gr.Button(tr("roi.run", "Pool"), variant="primary")
+                settings = [image, x1, y1, x2, y2, features, stride, output, sampling, aligned]
+                # Only the picture is shown; the region and settings travel with it, and a click
+                # computes from the example's own values (see the events below).
+                examples = dict(inputs=settings, fn=roi_endpoint, outputs=outputs, visible_columns=[0],
+                                run_on_click=True, **ui.example_caching())
+                gr.Examples(scenes, elem_id="roi-examples-scenes", **examples,
+                            label=tr("roi.examples_scenes", "generated scenes (largest object's box)"))
+                gr.Examples(photos, elem_id="roi-examples-photos", **examples,
+                            label=tr("roi.examples_photos", "photos (a face, an eye, a spoon)"))
+            with gr.Column(scale=2):
+                drawn.render()
+                grids.render()
+                summary.render()
+        with gr.Row():
+            shift.render()
+            located.render()
+        gr.Markdown(tr("roi.why", WHY))
+        with gr.Accordion(tr("roi.json", "Results as JSON"), open=False):
+            data.render()
+
+        io = dict(fn=roi_endpoint, inputs=settings, outputs=outputs, **ui.MODEL_QUEUE)
+        run.click(**io, api_name="roi_pool_vs_align")
+        # Only what a person does recomputes (release, input, upload): an example sets every input
+        # at once, and a `change` of one of them could run while the image is still the old one.
+        sliders = dict(inputs=image, outputs=[x1, y1, x2, y2], api_visibility="private", queue=False)
+        image.change(span_image, **sliders)
+        demo.load(span_image, **sliders)
+        image.upload(fit_region, [image, x1, y1, x2, y2], [x1, y1, x2, y2], api_visibility="private",
+                     queue=False).then(**io, api_visibility="private", trigger_mode="always_last")
+        gr.on([x1.release, y1.release, x2.release, y2.release, features.input, stride.input, output.release,
+               sampling.release, aligned.input], **io, api_visibility="private", trigger_mode="always_last")
+        demo.load(**io, api_visibility="private")
+    return demo
+
