@@ -28,6 +28,7 @@ DEMOS: dict[str, tuple[str, str]] = {
     "pose": ("Pose: top-down vs bottom-up", "demos.pose.ui"),
     "optimizers": ("Optimizer playground", "demos.optimizers.ui"),
     "roi": ("ROIPool vs ROIAlign", "demos.roi.ui"),
+    "limits": ("What a perfect detector misses", "demos.limits.ui"),
 }
 
 HEADER = """# Vision Lab

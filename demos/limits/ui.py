@@ -1,0 +1,279 @@
+"""The detector-limits tab: what SSD, YOLOv3 and Faster R-CNN miss even with a perfect network.
+
+A thin adapter: validates the settings, builds or parses the scene, runs the oracle and
+the sweeps, and lays out the evidence. Endpoint: `/detector_limits`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import torch
+from torchvision.ops import box_iou
+
+from demos.limits import oracle, plots, sweeps
+from demos.limits.scenes import EXAMPLE_JSON, Scene, generate, parse_objects, render
+from shared import components as inputs
+from shared import ui
+from shared.i18n import tr
+from shared.images import BadInput, load_image
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+GENERATED, TYPED = "generated", "typed boxes (JSON)"
+# Rules shown as pictures, in gallery order (the Soft-NMS rows and the no-rescue variants
+# are in the table only).
+PICTURED = ("NMS alone", "RetinaNet", "Faster R-CNN", "SSD300", "YOLOv3", "Axis-aligned box vs the object")
+FAMILIES = PICTURED[1:5]
+
+QUESTION = ("Suppose the network fits perfectly: what can SSD, YOLOv3 or Faster R-CNN still not detect, "
+            "and what is left to work on in detection?")
+ANSWER = """\
+A network that reproduces its training targets exactly still only outputs what the
+detector's rules let through. Four rules cap recall before anything is learned.
+**NMS** deletes every box that overlaps a higher-scoring box of its class by more than
+the threshold, so in a crowd whose members really overlap that much one of each pair is
+gone, whatever the scores (Faster R-CNN's RPN does this across classes, too).
+**Anchor matching** trains an anchor as a positive only above an IoU threshold (0.5 in
+RetinaNet and SSD, 0.7 in the RPN): an object too small or too elongated for every
+anchor gets no positive, unless a rescue rule (torchvision's low-quality matches, SSD's
+best box) hands it its best anchor, which a neighbour can still take.
+**One slot per cell**: YOLOv3 gives each object one prior in the cell that holds its
+centre, so two similar objects whose centres share a cell collide and one is never trained.
+**Axis-aligned boxes** on turned, thin objects are mostly background, and turned
+neighbours that merely touch get boxes that overlap enough for NMS.
+Below, the ground truth itself goes through each family's rules as torchvision runs
+them, and the recall that survives is counted. The directions at the foot of the tab
+each remove one of these limits.
+"""
+
+DIRECTIONS = """\
+**What is worth working on, and which limit above it removes**
+
+- **Set prediction without NMS** (DETR, Carion et al. 2020): a one-to-one Hungarian
+  matching gives every object exactly one query and there is nothing to suppress, which
+  empties the *NMS* and *anchor taken* columns; the number of queries (100 in DETR)
+  becomes the per-image cap.
+- **Anchor-free centre sampling** (FCOS, Tian et al. 2019; ATSS, Zhang et al. 2020):
+  positives are the feature locations near an object's centre at the pyramid level its
+  size selects, or anchors picked from each object's own IoU statistics, so no fixed IoU
+  has to be reached: this targets the *no anchor fits* column and the size and aspect
+  plots. A location inside two objects still serves one of them (FCOS: the smaller).
+- **Feature pyramids and higher resolution** (FPN, Lin et al. 2017; SNIP, Singh and
+  Davis 2018): the size plot shows where the best anchor IoU collapses for small
+  objects; doubling the input halves that size, and SSD300's fixed 300×300 input is
+  why its curve sits furthest right.
+- **Oriented boxes** (rotated proposals, RoI Transformer, Ding et al. 2019, on aerial
+  images): the rotation plot measures what an axis-aligned box costs on turned thin
+  objects, both against the object itself and between touching neighbours.
+- **Crowd-aware NMS and losses** (Soft-NMS, Bodla et al. 2017; Adaptive NMS, Liu et al.
+  2019; repulsion loss, Wang et al. 2018; several predictions per proposal, CrowdDet,
+  Chu et al. 2020): the crowding plot shows where plain NMS starts deleting real
+  objects and how far Soft-NMS's decaying scores push that point.
+"""
+
+
+TYPED_HELP = """\
+A list of `[x1, y1, x2, y2]`, or of objects with `"box"` and optionally `"label"` and
+`"angle"` (degrees), in the picture's pixels. Without a picture, an object with
+`"image_size": [640, 480]` and `"objects"`, the list. With an angle the box is the
+object's own rectangle, turned about its centre.
+"""
+
+
+def _t(key: str, english: str):
+    """This tab's interface text, in the visitor's language (see shared.i18n)."""
+    return tr(f"limits.{key}", english)
+
+
+def _whole(value: Any, name: str, low: int, high: int) -> int:
+    number = ui.finite(value, name, low=low, high=high)
+    if not float(number).is_integer():
+        raise BadInput(f"{name} must be a whole number, not {value}.")
+    return int(number)
+
+
+def _scene(source: str, crowding: float, size: float, aspect: float, rotation: float, groups: int,
+           group_size: int, mixed: bool, seed: int, image: str | None, boxes_json: str | None) -> Scene:
+    if source == GENERATED:
+        return generate(crowding, size, aspect, rotation, groups, group_size, mixed, seed)
+    if source != TYPED:
+        raise BadInput(f"The scene must be {GENERATED!r} or {TYPED!r}, not {source!r}.")
+    picture = load_image(image, max_side=1024) if image else None
+    scene = parse_objects(boxes_json, picture.original_size if picture else None)
+    scene.background = picture.image if picture else None
+    return scene
+
+
+def _summary(scene: Scene, outcomes: list[oracle.Outcome], source: str, groups: int, group_size: int) -> str:
+    boxes = scene.boxes
+    iou = box_iou(boxes, boxes).fill_diagonal_(0)
+    same = scene.labels[:, None] == scene.labels[None]
+    crowd = float((iou * same).max()) if len(scene) > 1 else 0.0
+    what = f"{groups} groups of {group_size}" if source == GENERATED else "typed"
+    by_rule = {o.rule: o for o in outcomes}
+    parts = " · ".join(f"{name} **{by_rule[name].recall:.0%}**" for name in PICTURED[:5])
+    worst = min((by_rule[name] for name in FAMILIES), key=lambda o: o.recall)
+    lost = {k: v for k, v in worst.counts().items() if k != oracle.REACHED and v}
+    why = ", ".join(f"{v} {k}" for k, v in lost.items()) or "none"
+    shape = by_rule["Axis-aligned box vs the object"]
+    return (f"**{len(scene)} objects** ({what}); the most two boxes of one class overlap is IoU "
+            f"**{crowd:.2f}**. "
+            f"Share of objects a perfect detector can still report: {parts}; Soft-NMS (Gaussian) "
+            f"**{by_rule['Soft-NMS (gaussian)'].recall:.0%}**. Lowest of the detector families here: "
+            f"**{worst.rule}**, losing {len(worst.fate) - worst.counts()[oracle.REACHED]} ({why}). "
+            f"Axis-aligned boxes covering their object with IoU ≥ 0.5: **{shape.recall:.0%}**.")
+
+
+@ui.handle_errors
+def detector_limits(source: str = GENERATED, crowding: float = 0.6, size: float = 56.0, aspect: float = 2.5,
+                    rotation: float = 0.0, groups: int = 8, group_size: int = 3, mixed_classes: bool = False,
+                    seed: int = 0, nms_threshold: float = 0.5, soft_nms_sigma: float = 0.5,
+                    image: str | None = None, boxes_json: str | None = ""):
+    """The recall ceiling of NMS, Soft-NMS, RetinaNet, Faster R-CNN, SSD300 and YOLOv3 on one
+    scene, fed its own ground truth; pictures of the objects each loses, a table, the sweeps
+    behind it as plots, a summary and JSON. A generated scene uses the crowding (IoU of
+    neighbours' shapes), size (px), aspect (h/w), rotation (degrees), groups, group size,
+    mixed classes and seed; `typed boxes (JSON)` uses `boxes_json` and the optional image."""
+    crowding = ui.finite(crowding, "The crowding", low=0.0, high=0.95)
+    size = ui.finite(size, "The object size", low=4.0, high=256.0)
+    aspect = ui.finite(aspect, "The aspect ratio", low=0.1, high=10.0)
+    rotation = ui.finite(rotation, "The rotation", low=-90.0, high=90.0)
+    groups = _whole(groups, "The number of groups", 1, 40)
+    group_size = _whole(group_size, "The number of objects per group", 1, 10)
+    seed = _whole(seed, "The seed", 0, 2**31 - 1)
+    nms_threshold = ui.finite(nms_threshold, "The NMS threshold", low=0.05, high=0.95)
+    sigma = ui.finite(soft_nms_sigma, "Soft-NMS σ", low=0.05, high=2.0)
+    if not isinstance(mixed_classes, bool):
+        raise BadInput(f"Mixed classes must be true or false, not {mixed_classes!r}.")
+    scene = _scene(source, crowding, size, aspect, rotation, groups, group_size, mixed_classes, seed, image,
+                   boxes_json)
+    with torch.inference_mode():
+        outcomes = oracle.run_all(scene, nms_threshold, sigma)
+        crowd = sweeps.crowding_curves(size, aspect, rotation, group_size, mixed_classes, nms_threshold,
+                                       sigma)
+        by_size = sweeps.anchor_curves([(s, aspect) for s in sweeps.SIZES], rotation)
+        by_aspect = sweeps.anchor_curves([(size, a) for a in sweeps.ASPECTS], rotation)
+        collisions = sweeps.collision_curves(size, aspect, rotation)
+        turned = sweeps.rotation_curves(aspect, crowding)
+    base = render(scene)
+    by_rule = {o.rule: o for o in outcomes}
+    gallery = [(plots.fate_picture(scene, base, by_rule[name]), name) for name in PICTURED]
+    objects = [{"box": [round(v, 2) for v in box], "label": scene.class_names[k], "angle": round(a, 2),
+                "shape_iou": round(s, 4)}
+               for box, k, a, s in zip(scene.boxes.tolist(), scene.labels.tolist(), scene.angles.tolist(),
+                                       scene.shape_iou.tolist(), strict=True)]
+    data = {
+        "scene": {"source": source, "image_size": [scene.width, scene.height], "objects": objects},
+        "rules": [o.as_json() for o in outcomes],
+        "curves": {"crowding": crowd, "size": {"sizes": sweeps.SIZES, **by_size},
+                   "aspect": {"aspects": sweeps.ASPECTS, **by_aspect}, "collisions": collisions,
+                   "rotation": turned},
+    }
+    return (
+        gallery,
+        plots.table_rows(outcomes),
+        plots.crowding_figure(crowd, crowding if source == GENERATED else None),
+        plots.anchor_figure(by_size, sweeps.SIZES, "object size, px (√(w·h) in the 640×480 image)", size),
+        plots.anchor_figure(by_aspect, sweeps.ASPECTS, "aspect ratio h / w", aspect),
+        plots.collision_figure(collisions),
+        plots.rotation_figure(turned, scene),
+        _summary(scene, outcomes, source, groups, group_size),
+        data,
+    )
+
+
+def _examples() -> tuple[list[list[Any]], list[str]]:
+    """Example rows in API order, and their labels."""
+    def gen(label: str, crowding: float, size: float, aspect: float, rotation: float, groups: int, per: int,
+            mixed: bool = False) -> tuple[str, list[Any]]:
+        return label, [GENERATED, crowding, size, aspect, rotation, groups, per, mixed, 0, 0.5, 0.5, None, ""]
+
+    def typed(label: str, name: str, image: str | None) -> tuple[str, list[Any]]:
+        text = (EXAMPLES / "limits" / name).read_text(encoding="utf-8").strip()
+        return label, [TYPED, 0.5, 56, 2.5, 0, 8, 3, False, 0, 0.5, 0.5, image, text]
+
+    rows = [
+        gen("pedestrians side by side", 0.6, 56, 2.5, 0, 8, 3),
+        gen("two classes overlapping", 0.75, 64, 1.0, 0, 6, 2, mixed=True),
+        gen("thin objects turned 45°, touching", 0.0, 40, 6.0, 45, 6, 4),
+        gen("small objects in clusters", 0.3, 12, 1.0, 0, 30, 4),
+        gen("a dense crowd of 200", 0.2, 16, 2.5, 0, 40, 5),
+        typed("typed: a queue and a car park", "queue_and_parking.json", None),
+        typed("typed: a detection-tab scene", "scene_1000024.json",
+              str(EXAMPLES / "detection" / "scene_1000024.png")),
+    ]
+    return [r for _, r in rows], [label for label, _ in rows]
+
+
+def create_demo() -> gr.Blocks:
+    rows, labels = _examples()
+    with gr.Blocks() as demo:
+        ui.intro("limits", QUESTION, ANSWER)
+        # Outputs first (rendered further down), so the examples can be cached into them.
+        gallery = gr.Gallery(label=_t("gallery", "the objects each rule loses"), columns=3, height=560,
+                             elem_id="limits-gallery", render=False, object_fit="contain",
+                             buttons=["download", "fullscreen"])
+        table = gr.Dataframe(headers=plots.TABLE_COLUMNS, interactive=False, wrap=True, render=False,
+                             label=_t("table", "recall ceiling, rule by rule"))
+        crowd_plot, size_plot, aspect_plot, collision_plot, rotation_plot = (
+            gr.Plot(show_label=False, render=False, elem_id=f"limits-{name}")
+            for name in ("crowding", "size", "aspect", "collisions", "rotation"))
+        summary = gr.Markdown(render=False)
+        data = gr.JSON(show_label=False, render=False)
+        outputs = [gallery, table, crowd_plot, size_plot, aspect_plot, collision_plot, rotation_plot, summary,
+                   data]
+        with gr.Row():
+            with gr.Column(scale=1, min_width=320):
+                source = inputs.Radio([GENERATED, TYPED], value=GENERATED, label=_t("source", "scene"))
+                crowding = inputs.Slider(0, 0.95, value=0.6, step=0.05,
+                                         label=_t("crowding", "crowding: IoU of neighbouring objects"))
+                size = inputs.Slider(4, 256, value=56, step=1, label=_t("size", "object size, px"))
+                aspect = inputs.Slider(0.1, 10, value=2.5, step=0.1, label=_t("aspect", "aspect ratio h / w"))
+                rotation = inputs.Slider(-90, 90, value=0, step=1, label=_t("rotation", "rotation, degrees"))
+                with gr.Row():
+                    groups = inputs.Slider(1, 40, value=8, step=1, label=_t("groups", "groups"))
+                    group_size = inputs.Slider(1, 10, value=3, step=1,
+                                               label=_t("group_size", "objects per group"))
+                with gr.Row():
+                    mixed = gr.Checkbox(False, label=_t("mixed", "neighbours alternate between two classes"))
+                    seed = inputs.Number(0, precision=0, label=_t("seed", "placement seed"))
+                nms = inputs.Slider(0.05, 0.95, value=0.5, step=0.05, label=_t("nms", "NMS IoU threshold"))
+                sigma = inputs.Slider(0.05, 2, value=0.5, step=0.05,
+                                      label=_t("sigma", "Soft-NMS σ (Gaussian)"))
+                with gr.Accordion(_t("typed", "Typed boxes (JSON) and an optional picture"), open=False):
+                    gr.Markdown(_t("typed_help", TYPED_HELP))
+                    boxes_json = gr.Textbox("", lines=5, max_lines=12, show_label=False,
+                                            placeholder=EXAMPLE_JSON)
+                    image = inputs.Image(type="filepath", label=_t("image", "picture (optional)"), height=220)
+                run = gr.Button(_t("run", "Count what survives"), variant="primary")
+                params = [source, crowding, size, aspect, rotation, groups, group_size, mixed, seed, nms,
+                          sigma, image, boxes_json]
+                gr.Examples(rows, inputs=params, outputs=outputs, fn=detector_limits, example_labels=labels,
+                            elem_id="limits-examples", label=_t("examples", "examples"),
+                            **ui.example_caching())
+            with gr.Column(scale=2):
+                gallery.render()
+                summary.render()
+                table.render()
+        with gr.Row():
+            crowd_plot.render()
+            rotation_plot.render()
+        with gr.Row():
+            size_plot.render()
+            aspect_plot.render()
+        with gr.Row():
+            collision_plot.render()
+            with gr.Column():
+                gr.Markdown(_t("directions", DIRECTIONS))
+        with gr.Accordion(_t("json", "Everything as JSON"), open=False):
+            data.render()
+
+        io = dict(fn=detector_limits, inputs=params, outputs=outputs, **ui.MODEL_QUEUE)
+        run.click(**io, api_name="detector_limits")
+        gr.on([source.change, mixed.change, seed.change, boxes_json.blur, image.change]
+              + [s.release for s in (crowding, size, aspect, rotation, groups, group_size, nms, sigma)],
+              **io, api_visibility="private", trigger_mode="always_last")
+        demo.load(**io, api_visibility="private")
+    return demo
