@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
 import torch
 
-from demos.optimizers import batch_modes, plots
+from demos.optimizers import batch_modes, plots, texts, tuning
 from demos.optimizers.optimizers import (
     EXPLANATIONS,
     OPTIMIZER_NAMES,
@@ -27,7 +28,7 @@ from demos.optimizers.optimizers import (
     validate_hyper,
     validate_run,
 )
-from demos.optimizers.surfaces import SURFACE_NAMES, Surface, get_surface, grid
+from demos.optimizers.surfaces import DEFAULT_CONDITION, SURFACE_NAMES, Surface, get_surface, grid
 
 SURFACES = [get_surface(n) for n in SURFACE_NAMES] + [
     get_surface("Ill-conditioned quadratic", condition=37.0)
@@ -348,3 +349,269 @@ def test_batch_figures_build():
     figs = plots.batch_figures(result)
     assert len(figs) == 3 and figs[2].layout.xaxis.type == "log"
     assert sum(len(f.to_json()) for f in figs) < 300_000
+
+
+# --- a fair race: each optimizer's own learning rate, and the search for the best ----
+
+def test_each_optimizer_runs_at_its_own_learning_rate():
+    surface = get_surface("Beale")
+    hyper = Hyper(lr=1e-3, adadelta_lr=0.5, lrs={"Adam": 0.05})
+    assert (hyper.lr_of("SGD"), hyper.lr_of("Adam"), hyper.lr_of("Adadelta")) == (1e-3, 0.05, 0.5)
+    for name, lr in [("Adam", 0.05), ("SGD", 1e-3)]:
+        ours = run(surface, name, *surface.start, 30, hyper)
+        alone = run(surface, name, *surface.start, 30, Hyper(lr=lr))
+        assert ours.xs == alone.xs and ours.ys == alone.ys
+    # Adadelta's own rate is its multiplier, set by `lrs` like the others'.
+    assert run(surface, "Adadelta", *surface.start, 30, Hyper(lr=1e-3, lrs={"Adadelta": 0.5})).xs == \
+        run(surface, "Adadelta", *surface.start, 30, Hyper(lr=1e-3, adadelta_lr=0.5)).xs
+
+
+@pytest.mark.parametrize(("lrs", "message"), [
+    ({"Adam": 0.0}, "learning rate of Adam"), ({"SGD": float("nan")}, "learning rate of SGD"),
+    ({"Lion": 0.1}, "Unknown optimizer"),
+])
+def test_bad_own_learning_rates_are_refused(lrs, message):
+    with pytest.raises(ValueError, match=message):
+        validate_hyper(Hyper(lr=1e-3, lrs=lrs))
+
+
+@pytest.mark.parametrize("kappa", [4.0, 10.0, 30.0, 100.0])
+def test_search_finds_gradient_descents_textbook_rate_on_a_quadratic(kappa):
+    # On f = (u² + κ v²) / 2 plain gradient descent contracts fastest at lr = 2 / (1 + κ),
+    # where the slow direction's factor 1 - lr equals the fast one's lr κ - 1.
+    bowl = get_surface("Ill-conditioned quadratic", condition=kappa)
+    pick = tuning.best_learning_rate(bowl, "SGD", *bowl.start, 300, Hyper(lr=1e-3))
+    one_step = 1 / tuning.PER_DECADE
+    assert abs(math.log10(pick.lr) - math.log10(2 / (1 + kappa))) <= one_step + 1e-9
+
+
+def test_search_picks_the_one_step_rate_on_a_round_bowl():
+    # At κ = 1 the bowl is |p|² / 2: lr = 1 lands on the minimum in one step, and 1 is on the grid.
+    bowl = get_surface("Ill-conditioned quadratic", condition=1.0)
+    assert tuning.best_learning_rate(bowl, "SGD", 2.0, -1.0, 50, Hyper(lr=1e-3)).lr == 1.0
+    # A diverging rate never wins, however early it would have been near the minimum.
+    assert all(s == (math.inf, math.inf) for g, s in zip(tuning.GRID, tuning.best_learning_rate(
+        bowl, "SGD", 2.0, -1.0, 50, Hyper(lr=1e-3)).scores, strict=True) if g > 2.0)
+
+
+# Each surface's rates that deliberately are not the search's picks (its description says why).
+SHARED_RATE = {"Beale": {"Adagrad", "RMSprop", "Adam", "AdamW"}}
+
+
+@pytest.mark.parametrize("name", SURFACE_NAMES)
+def test_default_rates_are_the_searchs_picks(name):
+    surface = get_surface(name, condition=DEFAULT_CONDITION)
+    hyper = Hyper(lr=1e-3, lrs=surface.default_lrs)
+    picks = tuning.best_learning_rates(surface, OPTIMIZER_NAMES, *surface.start, surface.default_steps, hyper)
+    differ = {p.optimizer for p in picks if p.lr != surface.default_lrs[p.optimizer]}
+    assert differ == SHARED_RATE.get(name, set())
+
+
+# --- what each surface's description says, against what its defaults produce -------------
+# Each test re-derives the numbers its description quotes and checks that the text (in
+# English and in Chinese) quotes them, so neither the defaults nor the text can drift.
+
+def _zh_description(name: str) -> str:
+    from shared.i18n import ZH
+
+    return ZH["optimizers.about_" + name.split()[0].lower().replace("-", "_")]
+
+
+def _defaults(name: str, condition: float = DEFAULT_CONDITION) -> tuple[Surface, dict]:
+    surface = get_surface(name, condition=condition)
+    hyper = Hyper(lr=1e-3, lrs=surface.default_lrs)
+    runs = {}
+    for n in OPTIMIZER_NAMES:
+        traj = run(surface, n, *surface.start, surface.default_steps, hyper)
+        runs[n] = (traj, summary(surface, traj))
+    return surface, runs
+
+
+def _quotes(surface: Surface, *numbers: str) -> None:
+    """Each number stands in both descriptions on its own (``10`` does not match ``100``)."""
+    for number in numbers:
+        alone = re.compile(rf"(?<![\d.]){re.escape(number)}(?![\d]|\.\d)")
+        assert alone.search(surface.description), number
+        assert alone.search(_zh_description(surface.name)), number
+
+
+def _step_length(traj, k: int) -> float:
+    return math.hypot(traj.xs[k + 1] - traj.xs[k], traj.ys[k + 1] - traj.ys[k])
+
+
+def _steps_near(traj, point: tuple[float, float], radius: float) -> int:
+    return sum(math.hypot(x - point[0], y - point[1]) < radius for x, y in zip(traj.xs, traj.ys, strict=True))
+
+
+NUMBER = re.compile(r"[−-]?\d+(?:\.\d+)?")
+
+
+@pytest.mark.parametrize("name", SURFACE_NAMES)
+def test_both_languages_quote_the_same_numbers(name):
+    def numbers(text: str) -> list[str]:
+        return sorted(n.replace("−", "-") for n in NUMBER.findall(text.replace("10⁻³", "0.001")))
+
+    assert numbers(get_surface(name).description) == numbers(_zh_description(name))
+
+
+def test_rosenbrock_momentum_and_adam_win_in_the_narrow_valley():
+    surface, runs = _defaults("Rosenbrock")
+    sgd_lr = surface.default_lrs["SGD"]
+    larger = next(g for g in tuning.GRID if g > sgd_lr * 1.01)
+    assert run(surface, "SGD", *surface.start, surface.default_steps, Hyper(lr=larger)).diverged
+    sgd, momentum, adam = (runs[n][1] for n in ("SGD", "Momentum", "Adam"))
+    assert sgd["steps_to_tol"] is None and momentum["steps_to_tol"] and adam["steps_to_tol"]
+    _quotes(surface, f"{sgd_lr:g}", f"f − f* = {sgd['gap_to_min']:.1f}", str(surface.default_steps),
+            str(momentum["steps_to_tol"]), str(adam["steps_to_tol"]))
+
+
+def test_beale_adagrads_steps_vanish_and_adam_needs_its_bias_correction():
+    surface, runs = _defaults("Beale")
+    shared = surface.default_lrs["Adam"]
+    assert surface.default_lrs["Adagrad"] == surface.default_lrs["RMSprop"] == shared
+    adagrad, rmsprop, adam = (runs[n] for n in ("Adagrad", "RMSprop", "Adam"))
+    last = surface.default_steps - 1
+    # Adagrad: steps more than 100 times shorter by the end, stalled short of the minimum.
+    assert _step_length(adagrad[0], last) < _step_length(adagrad[0], 0) / 100
+    # RMSprop: an uncorrected first step 1 / sqrt(1 - α) = 10 times Adam's, and no shrinking.
+    assert round(_step_length(rmsprop[0], 0) / _step_length(adam[0], 0)) == 10
+    assert _step_length(rmsprop[0], last) > shared / 2 and rmsprop[1]["gap_to_min"] > 1e-3
+    _quotes(surface, f"{shared:g}", "100", f"{adagrad[1]['distance_to_nearest_min']:.2f}", "10",
+            str(adam[1]["steps_to_tol"]))
+
+
+def test_himmelblau_plain_and_adaptive_methods_roll_into_different_basins():
+    surface, runs = _defaults("Himmelblau")
+
+    def basin(name: str) -> tuple[float, float]:
+        _, result = runs[name]
+        assert result["distance_to_nearest_min"] < 1e-3
+        end = (result["final_x"], result["final_y"])
+        return min(surface.minima, key=lambda m: math.dist(end, m))
+
+    plain = {basin(n) for n in ("SGD", "Momentum", "Nesterov")}
+    adaptive = {basin(n) for n in ("RMSprop", "Adam")}
+    assert len(plain) == len(adaptive) == 1 and plain != adaptive
+    for (x, y) in plain | adaptive:
+        _quotes(surface, f"({x:.2f}, {y:.2f})".replace("-", "−"))
+
+
+def test_rastrigin_momentum_rolls_over_ridges_plain_sgd_does_not():
+    surface, runs = _defaults("Rastrigin")
+
+    def dip(name: str) -> tuple[int, int]:
+        _, result = runs[name]
+        return round(result["final_x"]), round(result["final_y"])
+
+    def ridges(name: str) -> int:
+        return sum(abs(a - b) for a, b in zip(dip(name), dip("SGD"), strict=True))
+
+    sgd = runs["SGD"][1]
+    assert dip("SGD") == (round(surface.start[0]), round(surface.start[1]))  # the dip by the start
+    assert ridges("Momentum") == 1 and runs["Momentum"][1]["final_loss"] < sgd["final_loss"]
+    assert ridges("RMSprop") >= 3 and ridges("Adam") >= 3
+    assert all(result["distance_to_nearest_min"] > 0.5 for _, result in runs.values())
+    _quotes(surface, f"({sgd['final_x']:.2f}, {sgd['final_y']:.2f})", str(surface.default_steps))
+
+
+def test_saddle_plain_gradient_descent_lingers_where_the_gradient_vanishes():
+    surface, runs = _defaults("Saddle")
+    near = {n: _steps_near(runs[n][0], (0.0, 0.0), 0.25) for n in ("SGD", "Momentum", "Adam", "RMSprop")}
+    assert near["SGD"] >= 10 and near["Adam"] == near["RMSprop"] == 0 and near["Momentum"] < near["SGD"]
+    assert runs["SGD"][1]["distance_to_nearest_min"] < 1e-6
+    _quotes(surface, f"{surface.start[1]:f}".rstrip("0"), str(near["SGD"]), "0.25", str(near["Momentum"]))
+
+
+def test_quadratic_momentum_and_adam_beat_tuned_gradient_descent_only_when_it_is_narrow():
+    surface, runs = _defaults("Ill-conditioned quadratic")
+    sgd, momentum, adam, nesterov = (runs[n][1] for n in ("SGD", "Momentum", "Adam", "Nesterov"))
+    assert surface.default_lrs["SGD"] < 2 / DEFAULT_CONDITION
+    assert sgd["steps_to_tol"] is None
+    _quotes(surface, f"κ = {DEFAULT_CONDITION:g}", str(surface.default_steps),
+            f"f − f* = {sgd['gap_to_min']:.1g}",
+            str(momentum["steps_to_tol"]), str(adam["steps_to_tol"]), str(nesterov["steps_to_tol"]))
+    # A rounder bowl, every optimizer at the rate the search picks there.
+    bowl = get_surface("Ill-conditioned quadratic", condition=10.0)
+    picks = tuning.best_learning_rates(bowl, ["SGD", "Momentum", "Adam"], *bowl.start, bowl.default_steps,
+                                       Hyper(lr=1e-3))
+    took = {p.optimizer: summary(bowl, run(bowl, p.optimizer, *bowl.start, bowl.default_steps,
+                                           Hyper(lr=p.lr)))["steps_to_tol"] for p in picks}
+    assert took["SGD"] < took["Momentum"] and took["SGD"] < took["Adam"]
+    _quotes(surface, "κ = 10", str(took["SGD"]), str(took["Momentum"]), str(took["Adam"]))
+
+
+# --- the figures and tables speak the request's language -----------------------------------
+
+# Words that stay as they are in Chinese: names, units and symbols.
+NAMES = set(OPTIMIZER_NAMES) | {"Rosenbrock", "Beale", "Himmelblau", "Rastrigin", "PyTorch", "JSON", "log",
+                                "lr", "ms", "µs"}
+WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def test_every_text_has_both_languages_with_the_same_fields():
+    import string
+
+    def fields(template: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    for key, (english, chinese) in texts.TEXTS.items():
+        assert chinese.strip() and fields(english) == fields(chinese), key
+        assert cjk.search(chinese) or not WORD.search(english.replace("f − f*", "")), key
+    assert set(texts.EXPLANATIONS_ZH) == set(EXPLANATIONS)
+    assert texts.language_of("zh-CN,zh;q=0.9") == texts.language_of("zh") == "zh-CN"
+    assert texts.language_of("en-US") == texts.language_of(None) == "en"
+
+
+def _figure_words(fig) -> list[str]:
+    spec = fig.to_plotly_json()
+    layout = spec["layout"]
+    found = [layout.get("title", {}).get("text", "")]
+    for key, value in layout.items():
+        if key.startswith(("xaxis", "yaxis")):
+            found.append(value.get("title", {}).get("text", ""))
+        if key == "scene":
+            found += [value[a].get("title", {}).get("text", "") for a in ("xaxis", "yaxis", "zaxis")]
+    for slider in layout.get("sliders", []):
+        found += [slider["currentvalue"].get("prefix", ""), slider["currentvalue"].get("suffix", "")]
+    for menu in layout.get("updatemenus", []):
+        found += [button["label"] for button in menu["buttons"]]
+    for trace in spec["data"]:
+        if trace.get("showlegend", True):
+            found.append(trace.get("name") or "")
+        found.append(trace.get("colorbar", {}).get("title", {}).get("text", ""))
+    for note in layout.get("annotations", []):
+        found.append(note.get("text", ""))
+    return [w for text in found for w in WORD.findall(text.replace("<br>", " "))]
+
+
+@pytest.mark.parametrize("name", SURFACE_NAMES)
+def test_figures_in_chinese_have_no_english_words(name):
+    surface = get_surface(name)
+    trajs = run_all(surface, OPTIMIZER_NAMES, *surface.start, 60, Hyper(lr=1e-3, lrs=surface.default_lrs))
+    figs = [plots.contour_figure(surface, trajs, "zh-CN"), plots.surface_figure(surface, trajs, "zh-CN"),
+            plots.loss_figure(surface, trajs, "zh-CN")]
+    figs += [plots.step_figure(surface, t, 5, "zh-CN") for t in trajs]
+    for fig in figs:
+        assert set(_figure_words(fig)) <= NAMES, fig.layout.title.text
+    english = plots.contour_figure(surface, trajs)
+    assert "paths" in english.layout.title.text and _figure_words(english) != _figure_words(figs[0])
+
+
+def test_batch_panel_in_chinese_has_no_english_words():
+    result = batch_modes.run_batch_modes("logistic", n_samples=64, batch_size=8, epochs=3)
+    for fig in plots.batch_figures(result, "zh-CN"):
+        assert set(_figure_words(fig)) <= NAMES, fig.layout.title.text
+    table = batch_modes.table_rows(result, "zh-CN")
+    cells = table["headers"] + [str(c) for row in table["data"] for c in row]
+    assert {w for c in cells for w in WORD.findall(c)} <= NAMES
+
+
+def test_contour_frames_also_travel_in_the_layout():
+    # Gradio's Plotly.react drops `frames`; the page's script restores them from layout.meta.
+    surface = get_surface("Saddle")
+    fig = plots.contour_figure(surface, run_all(surface, ["SGD", "Adam"], *surface.start, 80, Hyper(lr=0.1)))
+    spec = fig.to_plotly_json()
+    assert spec["layout"]["meta"]["frames"] == [f.to_plotly_json() for f in fig.frames]
+    steps = [s["args"][0][0] for s in spec["layout"]["sliders"][0]["steps"]]
+    assert steps == [f["name"] for f in spec["layout"]["meta"]["frames"]]

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from demos.optimizers import texts
+
 MODELS: tuple[str, ...] = ("linear", "logistic")
 DEFAULT_LR = {"linear": 0.1, "logistic": 0.5}
 START = (-1.0, 2.0)  # (w, b): the same far-away corner for every run
@@ -275,18 +277,21 @@ def batch_summary(result: BatchModesResult) -> list[dict[str, Any]]:
 
 
 TABLE_HEADERS = ["mode", "batch size", "updates per epoch", "updates", "gradient evaluations",
-                 "final loss", "loss - best", "mean time per update (us)",
+                 "final loss", "loss − best", "mean time per update (µs)",
                  "mean time per epoch (ms)", "loss std over last epoch", "diverged"]
+_HEADER_KEYS = ["mode", "batch_size", "updates_per_epoch", "updates", "evals", "final_loss", "gap",
+                "update_us", "epoch_ms", "std", "diverged"]
 
 
-def table_rows(result: BatchModesResult) -> dict[str, Any]:
-    """The summary as a table: ``{"headers": [...], "data": [[...], ...]}``."""
-    data = [[r["label"], r["batch_size"], r["updates_per_epoch"], r["updates"],
+def table_rows(result: BatchModesResult, lang: str = texts.EN) -> dict[str, Any]:
+    """The summary as a table in ``lang``: ``{"headers": [...], "data": [[...], ...]}``."""
+    data = [[texts.text(f"mode.{r['mode']}", lang, n=result.n_samples, b=r["batch_size"]),
+             r["batch_size"], r["updates_per_epoch"], r["updates"],
              r["gradient_evaluations"], f"{r['final_loss']:.5g}", f"{r['gap_to_optimum']:.3g}",
              f"{r['mean_update_us']:.1f}", f"{r['mean_epoch_ms']:.3f}",
-             f"{r['last_epoch_loss_std']:.3g}", "yes" if r["diverged"] else "no"]
+             f"{r['last_epoch_loss_std']:.3g}", texts.text("yes" if r["diverged"] else "no", lang)]
             for r in batch_summary(result)]
-    return {"headers": TABLE_HEADERS, "data": data}
+    return {"headers": [texts.text(f"bcol.{k}", lang) for k in _HEADER_KEYS], "data": data}
 
 
 def _thin(values: list[Any], idx: np.ndarray) -> list[Any]:

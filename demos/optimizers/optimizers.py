@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,21 @@ class Hyper:
     adadelta_lr: float = 1.0  # Adadelta's update is already unit-correct
     noise: float = 0.0  # std of Gaussian noise added to each gradient
     seed: int = 0
+    # Learning rates of single optimizers, overriding `lr` (and `adadelta_lr` for
+    # Adadelta): a fair race gives each optimizer the rate that suits it.
+    lrs: Mapping[str, float] = field(default_factory=dict)
+
+    def lr_of(self, name: str) -> float:
+        """The learning rate optimizer ``name`` runs with."""
+        return self.lrs.get(name, self.adadelta_lr if name == "Adadelta" else self.lr)
+
+    def for_optimizer(self, name: str) -> Hyper:
+        """These settings with ``name``'s own learning rate in the field its rule reads."""
+        if name not in self.lrs:
+            return self
+        if name == "Adadelta":
+            return replace(self, adadelta_lr=self.lrs[name])
+        return replace(self, lr=self.lrs[name])
 
 
 @dataclass
@@ -95,6 +111,10 @@ def validate_hyper(hyper: Hyper) -> None:
         _check_number(hyper.eps, "Epsilon", low=0.0, low_open=True)
     _check_number(hyper.weight_decay, "Weight decay", low=0.0)
     _check_number(hyper.adadelta_lr, "Adadelta's learning rate", low=0.0, low_open=True)
+    for name, lr in hyper.lrs.items():
+        if name not in OPTIMIZER_NAMES:
+            raise ValueError(f"Unknown optimizer {name!r}. Choose from: {', '.join(OPTIMIZER_NAMES)}.")
+        _check_number(lr, f"The learning rate of {name}", low=0.0, low_open=True)
     _check_number(hyper.noise, "Gradient noise", low=0.0)
     if isinstance(hyper.seed, bool) or not isinstance(hyper.seed, (int, np.integer)) \
             or not 0 <= hyper.seed < 2**32:
@@ -146,7 +166,7 @@ def run(surface: Surface, optimizer_name: str, x0: float, y0: float,
     validate_hyper(hyper)
     validate_run(surface.name, [optimizer_name], steps, x0, y0)
     f, grad = surface.f, surface.grad
-    step = update_rules.make(optimizer_name, hyper)
+    step = update_rules.make(optimizer_name, hyper.for_optimizer(optimizer_name))
     noise = _noise(hyper, steps)
 
     p = [float(x0), float(y0)]
@@ -233,7 +253,7 @@ def time_all(surface_name: str = "Rosenbrock", steps: int = 500,
     Returns the median and 95th-percentile wall time of one full sweep in ms.
     """
     surface = get_surface(surface_name)
-    hyper = Hyper(lr=surface.default_lr)
+    hyper = Hyper(lr=1e-3, lrs=surface.default_lrs)
     x0, y0 = surface.start
     run_all(surface, OPTIMIZER_NAMES, x0, y0, steps, hyper)  # warm caches
     times = []

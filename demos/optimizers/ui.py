@@ -1,18 +1,22 @@
 """The optimizer playground tab: a thin adapter between the widgets and the math.
 
-Two panels: optimizers on 2-D loss surfaces (`/optimize`, `/step_view`) and batch,
-stochastic and mini-batch gradient descent on a small regression (`/batch_modes`).
-Every input change redraws at once; all the computing is in the sibling modules.
+Two panels: optimizers on 2-D loss surfaces (`/optimize`, `/step_view`,
+`/best_learning_rates`) and batch, stochastic and mini-batch gradient descent on a small
+regression (`/batch_modes`). Every input change redraws at once; all the computing is in
+the sibling modules. Texts computed per request (plot titles, table headers, the step
+explanation) follow the page's language: each event's script leaves it in a cookie
+(`LANGUAGE_JS`), and a request without one follows its Accept-Language header, so an API
+call gets English.
 """
 
 from __future__ import annotations
 
-import math
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from demos.optimizers import batch_modes, plots
+from demos.optimizers import batch_modes, layout, plots, texts, tuning
 from demos.optimizers.optimizers import (
     EXPLANATIONS,
     OPTIMIZER_NAMES,
@@ -23,8 +27,7 @@ from demos.optimizers.optimizers import (
     to_dict,
     validate_run,
 )
-from demos.optimizers.surfaces import SURFACE_NAMES, get_surface
-from shared import components as ui_inputs
+from demos.optimizers.surfaces import DEFAULT_CONDITION, SURFACE_NAMES, get_surface
 from shared import ui
 from shared.i18n import tr
 
@@ -38,55 +41,46 @@ coordinate gets its own step size. **Adam** does both, with bias correction for 
 first steps. Batch, stochastic and mini-batch gradient descent differ in how much data
 one step looks at: a full pass is slow per step but steady, one sample is cheap but noisy.
 """
+# The script that keeps the contour map's animation working (see frames.js).
+FRAMES_JS = (Path(__file__).with_name("frames.js")).read_text(encoding="utf-8")
+# Before every request: the page's language (Settings -> Language included) as a cookie,
+# because an input for it would change the endpoints' positional arguments.
+LANGUAGE_COOKIE = "visionlab-language"
+LANGUAGE_JS = ("(...args) => { document.cookie = '" + LANGUAGE_COOKIE + "=' + (document.documentElement.lang"
+               " || navigator.language || '') + '; path=/; SameSite=Lax'; return args; }")
+Rate = float | dict[str, float]  # one learning rate for all, or {optimizer: its own}
+TABLE_KEYS = ["optimizer", "lr", "final", "gap", "distance", "steps_to_tol", "diverged"]
+
 
 def _t(key: str, english: str):
     """This tab's interface text, in the visitor's language (see shared.i18n)."""
     return tr(f"optimizers.{key}", english)
 
 
-DEFAULT_OPTIMIZERS = ["SGD", "Momentum", "Nesterov", "RMSprop", "Adam"]
-LATEX = [
-    {"left": "$$", "right": "$$", "display": True},
-    {"left": "$", "right": "$", "display": False},
-]
-TABLE_COLUMNS = [
-    "optimizer",
-    "final x",
-    "final y",
-    "final loss",
-    "distance to nearest minimum",
-    "steps to tolerance",
-    "diverged",
-]
+def _about(name: str) -> Any:
+    """A surface's description, translated in the browser like the labels."""
+    key = "about_" + name.split()[0].lower().replace("-", "_")
+    return _t(key, get_surface(name).description)
+
+
+def _language(request: gr.Request | None) -> str:
+    """The language of this request: the page's, else the browser's, else English."""
+    if request is None:
+        return texts.EN
+    chosen = request.cookies.get(LANGUAGE_COOKIE, "")
+    return texts.language_of(chosen or request.headers.get("accept-language", ""))
 
 
 def _hyper(lr, momentum, beta1, beta2, rho, alpha, eps, weight_decay, noise, seed, adadelta_lr) -> Hyper:
     seed_value = 0 if seed is None else seed
     if isinstance(seed_value, float) and seed_value.is_integer() and abs(seed_value) < 2**32:
         seed_value = int(seed_value)
-    return Hyper(
-        lr=lr,
-        momentum=momentum,
-        beta1=beta1,
-        beta2=beta2,
-        rho=rho,
-        alpha=alpha,
-        eps=None if eps in (None, 0) else eps,
-        weight_decay=weight_decay,
-        noise=noise,
-        seed=seed_value,
-        adadelta_lr=adadelta_lr,
-    )
-
-
-def _prepare(surface: str, names: list[str], steps: Any, x0: float, y0: float, condition: float,
-             *hyper_args: Any) -> tuple[Any, int, Hyper]:
-    """What `/optimize` and `/step_view` both do first: check the run's inputs, then
-    build the surface and the hyperparameters. Returns (surface, steps, hyper)."""
-    hyper = _hyper(*hyper_args)
-    steps = _steps(steps)
-    validate_run(surface, names, steps, x0, y0)
-    return get_surface(surface, condition=condition), steps, hyper
+    # `lr` is one rate for all, or each optimizer's own: {"SGD": 0.002, "Adam": 0.1}.
+    lrs = dict(lr) if isinstance(lr, dict) else {}
+    # With one rate each, the shared one is only the step view's "plain GD" arrow for Adadelta.
+    return Hyper(lr=1e-3 if lrs else lr, momentum=momentum, beta1=beta1, beta2=beta2, rho=rho, alpha=alpha,
+                 eps=None if eps in (None, 0) else eps, weight_decay=weight_decay, noise=noise,
+                 seed=seed_value, adadelta_lr=adadelta_lr, lrs=lrs)
 
 
 def _steps(steps: Any) -> int:
@@ -95,46 +89,49 @@ def _steps(steps: Any) -> int:
     return steps
 
 
-def _table_row(s: dict[str, Any]) -> list[Any]:
+def _prepare(surface: str, names: list[str], steps: Any, x0: float, y0: float, condition: float,
+             *hyper_args: Any) -> tuple[Any, int, Hyper]:
+    """What every surface endpoint does first: check the run's inputs, then build the surface
+    and the hyperparameters. Returns (surface, steps, hyper)."""
+    hyper = _hyper(*hyper_args)
+    steps = _steps(steps)
+    validate_run(surface, names, steps, x0, y0)
+    if hyper.lrs:
+        missing = [n for n in names if n not in hyper.lrs and n != "Adadelta"]
+        if missing:
+            raise ValueError(f"No learning rate for {missing[0]}: give lr one rate per chosen optimizer, "
+                             "or one number for all.")
+    return get_surface(surface, condition=condition), steps, hyper
+
+
+def _table(summaries: list[dict[str, Any]], hyper: Hyper, lang: str) -> dict[str, Any]:
     def fmt(v: float) -> str:
         return f"{v:.4g}"
 
-    return [
-        s["optimizer"],
-        fmt(s["final_x"]),
-        fmt(s["final_y"]),
-        fmt(s["final_loss"]),
-        fmt(s["distance_to_nearest_min"]),
-        "—" if s["steps_to_tol"] is None else s["steps_to_tol"],
-        f"yes, at step {s['diverged_at']}" if s["diverged"] else "no",
-    ]
+    rows = [[s["optimizer"], fmt(hyper.lr_of(s["optimizer"])), f"({fmt(s['final_x'])}, {fmt(s['final_y'])})",
+             fmt(s["gap_to_min"]), fmt(s["distance_to_nearest_min"]),
+             "—" if s["steps_to_tol"] is None else s["steps_to_tol"],
+             texts.text("yes_at", lang, step=s["diverged_at"]) if s["diverged"] else texts.text("no", lang)]
+            for s in summaries]
+    return {"headers": [texts.text(f"col.{k}", lang) for k in TABLE_KEYS], "data": rows}
 
 
 @ui.handle_errors
-def optimize(
-    surface: str,
-    optimizers: list[str],
-    lr: float = 0.001,
-    steps: int = 500,
-    x0: float = -1.5,
-    y0: float = 2.0,
-    momentum: float = 0.9,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    rho: float = 0.9,
-    alpha: float = 0.99,
-    eps: float | None = None,
-    weight_decay: float = 0.0,
-    noise: float = 0.0,
-    seed: int = 0,
-    condition: float = 10.0,
-    adadelta_lr: float = 1.0,
-):
-    """Run the chosen optimizers on a surface; return the plots, a table and JSON."""
+def optimize(surface: str, optimizers: list[str], lr: Rate = 0.001, steps: int = 500, x0: float = -1.5,
+             y0: float = 2.0, momentum: float = 0.9, beta1: float = 0.9, beta2: float = 0.999,
+             rho: float = 0.9, alpha: float = 0.99, eps: float | None = None, weight_decay: float = 0.0,
+             noise: float = 0.0, seed: int = 0, condition: float = 10.0, adadelta_lr: float = 1.0,
+             request: gr.Request = None):
+    """Run the chosen optimizers on a surface; return the plots, a table and JSON.
+
+    `lr` is one learning rate for every optimizer, or each one's own as an object, e.g.
+    {"SGD": 0.002, "Adam": 0.1}; Adadelta's is `adadelta_lr` (a multiplier, 1 in PyTorch).
+    """
+    lang = _language(request)
     surf, steps, hyper = _prepare(surface, optimizers, steps, x0, y0, condition, lr, momentum, beta1,
                                   beta2, rho, alpha, eps, weight_decay, noise, seed, adadelta_lr)
     trajectories = run_all(surf, list(optimizers), x0, y0, steps, hyper)
-    summaries = [summary(surf, t) for t in trajectories]
+    summaries = [{**summary(surf, t), "lr": hyper.lr_of(t.name)} for t in trajectories]
     data = {
         "surface": surface,
         "minima": surf.minima,
@@ -144,57 +141,45 @@ def optimize(
         "trajectories": [to_dict(t, max_points=200) for t in trajectories],
     }
     return (
-        plots.contour_figure(surf, trajectories),
-        plots.surface_figure(surf, trajectories),
-        plots.loss_figure(surf, trajectories),
-        [_table_row(s) for s in summaries],
+        plots.contour_figure(surf, trajectories, lang),
+        plots.surface_figure(surf, trajectories, lang),
+        plots.loss_figure(surf, trajectories, lang),
+        _table(summaries, hyper, lang),
         data,
     )
 
 
-def _state_markdown(traj, step: int) -> str:
+def _state_markdown(traj, step: int, lang: str) -> str:
     k = step - 1  # the update from point k to point k + 1
-    x, y = traj.xs[k], traj.ys[k]
     gx, gy = traj.grads[k]
     lines = [
-        f"**{traj.name}, step {step}** from ({x:.4g}, {y:.4g}) to "
-        f"({traj.xs[k + 1]:.4g}, {traj.ys[k + 1]:.4g})",
+        texts.text("step.heading", lang, name=traj.name, step=step, x0=traj.xs[k], y0=traj.ys[k],
+                   x1=traj.xs[k + 1], y1=traj.ys[k + 1]),
         "",
-        "| quantity | x | y |",
+        f"| {texts.text('step.quantity', lang)} | x | y |",
         "|---|---|---|",
-        f"| gradient g | {gx:.4g} | {gy:.4g} |",
+        f"| {texts.text('step.gradient', lang)} | {gx:.4g} | {gy:.4g} |",
     ]
     for key, value in traj.states[k].items():
+        label = texts.text(f"state.{key}", lang) if f"state.{key}" in texts.TEXTS else None
+        if label is None:
+            continue  # the three arrows: drawn, and named in the figure's legend
         if isinstance(value, (tuple, list)) and len(value) == 2:
-            lines.append(f"| {key} | {value[0]:.4g} | {value[1]:.4g} |")
+            lines.append(f"| {label} | {value[0]:.4g} | {value[1]:.4g} |")
         elif isinstance(value, (int, float)):
-            lines.append(f"| {key} | {value:.4g} | |")
-    lines += ["", EXPLANATIONS[traj.name]]
+            lines.append(f"| {label} | {value:.4g} | |")
+    lines += ["", texts.explanation(traj.name, EXPLANATIONS[traj.name], lang)]
     return "\n".join(lines)
 
 
 @ui.handle_errors
-def step_view(
-    surface: str,
-    optimizer: str,
-    step: int = 1,
-    lr: float = 0.001,
-    steps: int = 500,
-    x0: float = -1.5,
-    y0: float = 2.0,
-    momentum: float = 0.9,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    rho: float = 0.9,
-    alpha: float = 0.99,
-    eps: float | None = None,
-    weight_decay: float = 0.0,
-    noise: float = 0.0,
-    seed: int = 0,
-    condition: float = 10.0,
-    adadelta_lr: float = 1.0,
-):
+def step_view(surface: str, optimizer: str, step: int = 1, lr: Rate = 0.001, steps: int = 500,
+              x0: float = -1.5, y0: float = 2.0, momentum: float = 0.9, beta1: float = 0.9,
+              beta2: float = 0.999, rho: float = 0.9, alpha: float = 0.99, eps: float | None = None,
+              weight_decay: float = 0.0, noise: float = 0.0, seed: int = 0, condition: float = 10.0,
+              adadelta_lr: float = 1.0, request: gr.Request = None):
     """One optimizer's update at one step: the picture and the numbers behind it."""
+    lang = _language(request)
     step = _steps(step)
     if isinstance(step, bool) or not isinstance(step, int) or step < 1:
         raise ValueError(f"The step to show must be a whole number from 1 on, not {step}.")
@@ -202,229 +187,123 @@ def step_view(
                                   momentum, beta1, beta2, rho, alpha, eps, weight_decay, noise, seed,
                                   adadelta_lr)
     traj = run(surf, optimizer, x0, y0, steps, hyper)
-    taken = len(traj.xs) - 1
-    if taken == 0:
+    if len(traj.xs) == 1:
         raise ValueError(f"{optimizer} diverged on its first step: lower the learning rate.")
-    step = min(max(1, step), taken)
-    return plots.step_figure(surf, traj, step), _state_markdown(traj, step)
+    step = min(max(1, step), len(traj.xs) - 1)
+    return plots.step_figure(surf, traj, step, lang), _state_markdown(traj, step, lang)
 
 
 @ui.handle_errors
-def batch_modes_run(
-    model: str = "linear",
-    n_samples: int = 256,
-    batch_size: int = 32,
-    epochs: int = 20,
-    lr: float = 0.1,
-    seed: int = 0,
-):
+def best_learning_rates(surface: str, optimizers: list[str], lr: Rate = 0.001, steps: int = 500,
+                        x0: float = -1.5, y0: float = 2.0, momentum: float = 0.9, beta1: float = 0.9,
+                        beta2: float = 0.999, rho: float = 0.9, alpha: float = 0.99,
+                        eps: float | None = None, weight_decay: float = 0.0, noise: float = 0.0,
+                        seed: int = 0, condition: float = 10.0, adadelta_lr: float = 1.0,
+                        request: gr.Request = None):
+    """Each chosen optimizer's best learning rate on a log grid, for this surface, start and
+    number of steps; returns a sentence and JSON ({"picked": {name: lr}, "grid": [...]})."""
+    lang = _language(request)
+    surf, steps, hyper = _prepare(surface, optimizers, steps, x0, y0, condition, lr, momentum, beta1,
+                                  beta2, rho, alpha, eps, weight_decay, noise, seed, adadelta_lr)
+    picks = tuning.best_learning_rates(surf, list(dict.fromkeys(optimizers)), x0, y0, steps, hyper)
+    grid = tuning.GRID
+    edge = [p.optimizer for p in picks if p.lr in (float(f"{grid[0]:.3g}"), float(f"{grid[-1]:.3g}"))]
+    picked = ", ".join(f"{p.optimizer} {p.lr:g}" for p in picks)
+    note = texts.text("best.heading", lang, picks=picked) + "\n\n" + texts.text(
+        "best.rule", lang, lo=grid[0], hi=grid[-1], per=tuning.PER_DECADE, steps=steps, x0=x0, y0=y0)
+    if edge:
+        note += texts.text("best.edge", lang, names=", ".join(edge))
+    data = {"picked": {p.optimizer: p.lr for p in picks}, "grid": [float(f"{g:.3g}") for g in grid],
+            "steps": steps, "start": [x0, y0]}
+    return note, data
+
+
+def _apply_picks(data: dict[str, Any] | None) -> list[Any]:
+    picked = (data or {}).get("picked", {})
+    return [picked.get(name, gr.skip()) for name in OPTIMIZER_NAMES]
+
+
+@ui.handle_errors
+def batch_modes_run(model: str = "linear", n_samples: int = 256, batch_size: int = 32, epochs: int = 20,
+                    lr: float = 0.1, seed: int = 0, request: gr.Request = None):
     """Batch, stochastic and mini-batch gradient descent on the same data and start."""
-    result = batch_modes.run_batch_modes(
-        model,
-        n_samples=_steps(n_samples),
-        batch_size=_steps(batch_size),
-        epochs=_steps(epochs),
-        lr=lr,
-        seed=_steps(seed),
-    )
-    path_fig, epoch_fig, evals_fig = plots.batch_figures(result)
-    table = batch_modes.table_rows(result)
+    lang = _language(request)
+    result = batch_modes.run_batch_modes(model, n_samples=_steps(n_samples), batch_size=_steps(batch_size),
+                                         epochs=_steps(epochs), lr=lr, seed=_steps(seed))
+    path_fig, epoch_fig, evals_fig = plots.batch_figures(result, lang)
+    table = batch_modes.table_rows(result, lang)
     return path_fig, epoch_fig, evals_fig, table, batch_modes.to_json(result)
 
 
-def _surface_defaults(name: str, condition: float):
+def _rules(request: gr.Request = None) -> str:
+    lang = _language(request)
+    return "\n\n".join(f"**{n}.** {texts.explanation(n, EXPLANATIONS[n], lang)}" for n in OPTIMIZER_NAMES)
+
+
+def _surface_defaults(name: str, condition: float) -> list[Any]:
     surf = get_surface(name, condition=condition)
-    return (
-        surf.start[0],
-        surf.start[1],
-        surf.default_lr,
-        round(math.log10(surf.default_lr), 2),
-        surf.default_steps,
-        gr.update(visible=name == "Ill-conditioned quadratic"),
-        surf.description,
-    )
+    return [surf.start[0], surf.start[1], surf.default_steps,
+            gr.update(visible=name == "Ill-conditioned quadratic"), _about(name),
+            list(surf.default_optimizers), "", *[surf.default_lrs[n] for n in OPTIMIZER_NAMES]]
+
+
+def _rates(*rates: float | None) -> dict[str, float]:
+    """The eight rate boxes (all but Adadelta's) as the `lr` the endpoints take."""
+    names = [n for n in OPTIMIZER_NAMES if n != "Adadelta"]
+    return {n: r for n, r in zip(names, rates, strict=True) if r is not None}
+
+
+def _shown_rates(optimizers: list[str] | None) -> list[Any]:
+    return [gr.update(visible=n in (optimizers or [])) for n in OPTIMIZER_NAMES]
+
+
+# The one-rate slider writes every box but Adadelta's (a multiplier, not a rate).
+ONE_RATE_JS = "(v) => Array(8).fill(Number(Math.pow(10, v).toPrecision(3)))"
 
 
 def create_demo() -> gr.Blocks:
-    first = get_surface(SURFACE_NAMES[0])
+    for name in SURFACE_NAMES:
+        _about(name)  # every description's key now: the page gets its translations at launch
     with gr.Blocks() as demo:
         ui.intro("optimizers", QUESTION, ANSWER)
-        with gr.Tab(_t("tab_surfaces", "Loss surfaces")):
-            with gr.Row():
-                with gr.Column(scale=1, min_width=300):
-                    surface = ui_inputs.Dropdown(list(SURFACE_NAMES), value=first.name,
-                                                 label=_t("surface", "surface"))
-                    surface_info = gr.Markdown(first.description)
-                    condition = ui_inputs.Slider(
-                        1, 1000, value=10, step=1, visible=False, label=_t("condition", "condition number κ")
-                    )
-                    optimizers = ui_inputs.CheckboxGroup(
-                        list(OPTIMIZER_NAMES), value=DEFAULT_OPTIMIZERS,
-                        label=_t("optimizers", "optimizers")
-                    )
-                    lr_log = ui_inputs.Slider(
-                        -4,
-                        0.5,
-                        value=round(math.log10(first.default_lr), 2),
-                        step=0.05,
-                        label=_t("lr_log", "learning rate, log₁₀"),
-                    )
-                    lr = gr.Number(first.default_lr, label=_t("lr", "learning rate"))
-                    steps = ui_inputs.Slider(10, 2000, value=first.default_steps, step=10,
-                                             label=_t("steps", "steps"))
-                    with gr.Row():
-                        x0 = gr.Number(first.start[0], label=_t("x0", "start x"))
-                        y0 = gr.Number(first.start[1], label=_t("y0", "start y"))
-                    with gr.Accordion(_t("more", "More hyperparameters"), open=False):
-                        momentum = ui_inputs.Slider(
-                            0, 0.99, value=0.9, step=0.01,
-                            label=_t("momentum", "momentum (Momentum, Nesterov)"),
-                        )
-                        beta1 = ui_inputs.Slider(
-                            0, 0.99, value=0.9, step=0.01, label=_t("beta1", "β₁ (Adam, AdamW, NAdam)")
-                        )
-                        beta2 = ui_inputs.Slider(
-                            0.9, 0.9999, value=0.999, step=0.0001,
-                            label=_t("beta2", "β₂ (Adam, AdamW, NAdam)"),
-                        )
-                        rho = ui_inputs.Slider(0, 0.99, value=0.9, step=0.01, label=_t("rho", "ρ (Adadelta)"))
-                        alpha = ui_inputs.Slider(0, 0.999, value=0.99, step=0.001,
-                                                 label=_t("alpha", "α decay (RMSprop)"))
-                        adadelta_lr = gr.Number(1.0, label=_t("adadelta_lr", "Adadelta's own learning rate"))
-                        eps = gr.Number(None, label=_t("eps", "ε (empty: each optimizer's PyTorch default)"))
-                        weight_decay = gr.Number(0.0, label=_t("weight_decay", "weight decay"))
-                        noise = ui_inputs.Slider(
-                            0, 5, value=0, step=0.05, label=_t("noise", "gradient noise σ (mimics SGD)")
-                        )
-                        seed = ui_inputs.Number(0, precision=0, label=_t("seed", "noise seed"))
-                with gr.Column(scale=3):
-                    contour = gr.Plot(
-                        elem_id="optimizers-contour",
-                        label="paths on the contour map (press ▶ or drag the step slider)",
-                        show_label=False,
-                    )
-                    with gr.Row():
-                        loss_plot = gr.Plot(label="f(x) − f* per step", show_label=False)
-                        surface_plot = gr.Plot(label="3-D surface", show_label=False)
-                    table = gr.Dataframe(headers=TABLE_COLUMNS, interactive=False,
-                                         label=_t("results", "results"))
-                    with gr.Accordion(_t("results_json", "Results as JSON"), open=False):
-                        data = gr.JSON(show_label=False)
-            with gr.Accordion(_t("one_step", "One step, up close"), open=True):
-                with gr.Row():
-                    one = ui_inputs.Dropdown(list(OPTIMIZER_NAMES), value="Adam",
-                                             label=_t("optimizer", "optimizer"))
-                    at = ui_inputs.Slider(1, 2000, value=20, step=1, label=_t("step", "step"))
-                with gr.Row():
-                    step_plot = gr.Plot(label="the update at this step", show_label=False)
-                    step_text = gr.Markdown(latex_delimiters=LATEX)
-            with gr.Accordion(_t("rules", "The update rules"), open=False):
-                gr.Markdown(
-                    "\n\n".join(f"**{n}.** {EXPLANATIONS[n]}" for n in OPTIMIZER_NAMES),
-                    latex_delimiters=LATEX,
-                )
+        w = layout.build(get_surface(SURFACE_NAMES[0], condition=DEFAULT_CONDITION), _t, _about)
+        boxes = [w.rates[n] for n in OPTIMIZER_NAMES if n != "Adadelta"]
+        params = [w.lr, w.steps, w.x0, w.y0, w.momentum, w.beta1, w.beta2, w.rho, w.alpha, w.eps,
+                  w.weight_decay, w.noise, w.seed, w.condition, w.rates["Adadelta"]]
+        run_inputs = [w.surface, w.optimizers, *params]
+        step_inputs = [w.surface, w.one, w.at, *params]
+        light = dict(show_progress="hidden", js=LANGUAGE_JS, **ui.LIGHT_QUEUE)
+        private = dict(api_visibility="private", queue=False, show_progress="hidden")
+        triggers = [w.surface.change, w.optimizers.change] + [p.change for p in params]
 
-            params = [
-                lr,
-                steps,
-                x0,
-                y0,
-                momentum,
-                beta1,
-                beta2,
-                rho,
-                alpha,
-                eps,
-                weight_decay,
-                noise,
-                seed,
-                condition,
-                adadelta_lr,
-            ]
-            # The log slider is a client-side convenience: it writes `lr`, which the API takes.
-            lr_log.release(
-                None, lr_log, lr, js="(v) => Number(Math.pow(10, v).toPrecision(3))", api_visibility="private"
-            )
-            surface.input(
-                _surface_defaults,
-                [surface, condition],
-                [x0, y0, lr, lr_log, steps, condition, surface_info],
-                api_visibility="private",
-            )
-            outputs = [contour, surface_plot, loss_plot, table, data]
-            gr.on(
-                [surface.change, optimizers.change] + [p.change for p in params],
-                optimize,
-                [surface, optimizers, *params],
-                outputs,
-                api_name="optimize",
-                trigger_mode="always_last",
-                show_progress="hidden",
-                **ui.LIGHT_QUEUE,
-            )
-            gr.on(
-                [one.change, at.release, surface.change] + [p.change for p in params],
-                step_view,
-                [surface, one, at, *params],
-                [step_plot, step_text],
-                api_name="step_view",
-                trigger_mode="always_last",
-                show_progress="hidden",
-                **ui.LIGHT_QUEUE,
-            )
-            demo.load(optimize, [surface, optimizers, *params], outputs, api_visibility="private",
-                      **ui.LIGHT_QUEUE)
-            demo.load(
-                step_view, [surface, one, at, *params], [step_plot, step_text], api_visibility="private",
-                **ui.LIGHT_QUEUE,
-            )
+        w.lr_log.release(None, w.lr_log, boxes, js=ONE_RATE_JS, api_visibility="private")
+        gr.on([b.change for b in boxes], _rates, boxes, w.lr, **private)
+        w.optimizers.change(_shown_rates, w.optimizers, list(w.rates.values()), **private)
+        w.surface.input(_surface_defaults, [w.surface, w.condition],
+                        [w.x0, w.y0, w.steps, w.condition, w.surface_info, w.optimizers, w.best_note,
+                         *w.rates.values()], **private)
+        # The up-close step stays inside the run.
+        w.steps.change(lambda n: gr.update(maximum=n), w.steps, w.at, **private)
 
-        with gr.Tab(_t("tab_batch", "Batch, stochastic, mini-batch")):
-            gr.Markdown(tr(
-                "optimizers.batch_intro",
-                "The same two-parameter model, trained from the same start on the same data, "
-                "seeing all N samples per step (batch GD), one (SGD) or a mini-batch. Time is "
-                "measured here, on this machine, for the update work only.",
-            ))
-            with gr.Row():
-                with gr.Column(scale=1, min_width=300):
-                    model = ui_inputs.Radio(["linear", "logistic"], value="linear",
-                                             label=_t("model", "model"))
-                    n_samples = ui_inputs.Slider(16, 1024, value=256, step=16,
-                                                  label=_t("samples", "samples N"))
-                    batch_size = ui_inputs.Slider(2, 256, value=32, step=1,
-                                                   label=_t("batch_size", "mini-batch size"))
-                    epochs = ui_inputs.Slider(1, 100, value=20, step=1,
-                                               label=_t("epochs", "epochs"))
-                    b_lr = gr.Number(0.1, label=_t("lr", "learning rate"))
-                    b_seed = ui_inputs.Number(0, precision=0, label=_t("data_seed", "data seed"))
-                with gr.Column(scale=3):
-                    path_plot = gr.Plot(label="paths in weight space", show_label=False)
-                    with gr.Row():
-                        epoch_plot = gr.Plot(label="loss per epoch", show_label=False)
-                        evals_plot = gr.Plot(label="loss per gradient evaluation", show_label=False)
-                    b_table = gr.Dataframe(interactive=False,
-                                           label=_t("cost", "cost and stability"))
-                    with gr.Accordion(_t("results_json", "Results as JSON"), open=False):
-                        b_data = gr.JSON(show_label=False)
-            b_inputs = [model, n_samples, batch_size, epochs, b_lr, b_seed]
-            b_outputs = [path_plot, epoch_plot, evals_plot, b_table, b_data]
-            gr.on(
-                [
-                    model.change,
-                    n_samples.release,
-                    batch_size.release,
-                    epochs.release,
-                    b_lr.change,
-                    b_seed.change,
-                ],
-                batch_modes_run,
-                b_inputs,
-                b_outputs,
-                api_name="batch_modes",
-                trigger_mode="always_last",
-                show_progress="hidden",
-                **ui.LIGHT_QUEUE,
-            )
-            demo.load(batch_modes_run, b_inputs, b_outputs, api_visibility="private", **ui.LIGHT_QUEUE)
+        outputs = [w.contour, w.surface_plot, w.loss_plot, w.table, w.data]
+        gr.on(triggers, optimize, run_inputs, outputs, api_name="optimize", trigger_mode="always_last",
+              **light)
+        gr.on([w.one.change, w.at.release] + triggers, step_view, step_inputs, [w.step_plot, w.step_text],
+              api_name="step_view", trigger_mode="always_last", **light)
+        w.best.click(best_learning_rates, run_inputs, [w.best_note, w.picks], api_name="best_learning_rates",
+                     **light).success(_apply_picks, w.picks, list(w.rates.values()), **private)
+
+        # The first picture, and again in the new language when the page switches (frames.js).
+        demo.load(None, js=FRAMES_JS)
+        opened = [demo.load, w.relabel.click]
+        gr.on(opened, optimize, run_inputs, outputs, api_visibility="private", **light)
+        gr.on(opened, step_view, step_inputs, [w.step_plot, w.step_text], api_visibility="private", **light)
+        gr.on(opened, _rules, None, w.rules, api_visibility="private", **light)
+
+        b_inputs = [w.model, w.n_samples, w.batch_size, w.epochs, w.b_lr, w.b_seed]
+        b_outputs = [w.path_plot, w.epoch_plot, w.evals_plot, w.b_table, w.b_data]
+        gr.on([w.model.change, w.n_samples.release, w.batch_size.release, w.epochs.release,
+               w.b_lr.change, w.b_seed.change], batch_modes_run, b_inputs, b_outputs, api_name="batch_modes",
+              trigger_mode="always_last", **light)
+        gr.on(opened, batch_modes_run, b_inputs, b_outputs, api_visibility="private", **light)
     return demo
