@@ -122,3 +122,56 @@ def test_non_finite_numbers_from_a_raw_client(app_url, client, index, value, mes
     event, data = raw_call(app_url, "optimize", '{"data": [' + ", ".join(args) + "]}")
     assert event == "error" and message in data
     assert client.predict(api_name="/models") is not None
+
+
+def test_each_optimizer_can_have_its_own_learning_rate(client):
+    kwargs = dict(surface="Beale", optimizers=["SGD", "Adam"], steps=100, x0=0.5, y0=-1.5,
+                  api_name="/optimize")
+    shared = client.predict(lr=0.01, **kwargs)
+    own = client.predict(lr={"SGD": 0.01, "Adam": 0.1}, **kwargs)
+    (sgd_shared, adam_shared), (sgd_own, adam_own) = shared[4]["results"], own[4]["results"]
+    assert (sgd_shared["lr"], adam_shared["lr"], adam_own["lr"]) == (0.01, 0.01, 0.1)
+    assert sgd_own == sgd_shared and adam_own["final_x"] != adam_shared["final_x"]
+    assert [row[1] for row in own[3]["data"]] == ["0.01", "0.1"]  # the table shows each one's rate
+
+
+@pytest.mark.parametrize(("lr", "message"), [
+    ({"SGD": 0.01}, "No learning rate for Adam"), ({"SGD": 0.01, "Adam": -1.0}, "learning rate of Adam"),
+    ({"SGD": 0.01, "Adam": 0.1, "Lion": 0.1}, "Unknown optimizer"), ("fast", "learning rate"),
+])
+def test_bad_own_learning_rates_get_plain_errors(client, lr, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(surface="Beale", optimizers=["SGD", "Adam"], lr=lr, steps=20, api_name="/optimize")
+
+
+def test_best_learning_rates_endpoint_matches_the_search(client):
+    from demos.optimizers import tuning
+    from demos.optimizers.optimizers import Hyper
+    from demos.optimizers.surfaces import get_surface
+
+    note, data = client.predict(surface="Beale", optimizers=["SGD", "Adam"], lr=0.001, steps=300, x0=0.5,
+                                y0=-1.5, api_name="/best_learning_rates")
+    beale = get_surface("Beale")
+    expected = {p.optimizer: p.lr for p in tuning.best_learning_rates(beale, ["SGD", "Adam"], 0.5, -1.5, 300,
+                                                                       Hyper(lr=0.001))}
+    assert data["picked"] == expected and expected["SGD"] != expected["Adam"]
+    assert all(f"{name} {lr:g}" in note for name, lr in expected.items())
+    # The picks are rates /optimize accepts as they are.
+    results = client.predict(surface="Beale", optimizers=["SGD", "Adam"], lr=data["picked"], steps=300,
+                             x0=0.5, y0=-1.5, api_name="/optimize")[4]["results"]
+    assert [r["lr"] for r in results] == [expected["SGD"], expected["Adam"]]
+
+
+def test_texts_follow_the_requests_language(app_url, client):
+    from gradio_client import Client
+
+    kwargs = dict(surface="Saddle", optimizers=["SGD"], lr=0.1, steps=20, x0=2.0, y0=0.01,
+                  api_name="/optimize")
+    english = client.predict(**kwargs)[3]["headers"]
+    chinese = Client(app_url, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"}).predict(**kwargs)
+    assert english[0] == "optimizer" and chinese[3]["headers"][0] == "优化器"
+    assert "鞍点" in json.loads(chinese[0]["plot"])["layout"]["title"]["text"]
+    # The page's own choice (Settings -> Language) travels as a cookie and wins over the header.
+    chosen = Client(app_url, verbose=False, headers={"Accept-Language": "zh-CN",
+                                                     "Cookie": "visionlab-language=en"}).predict(**kwargs)
+    assert chosen[3]["headers"] == english

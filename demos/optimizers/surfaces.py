@@ -47,6 +47,11 @@ class Surface:
     description: str
     default_optimizers: tuple[str, ...] = ("SGD", "Momentum", "Nesterov", "RMSprop", "Adam")
 
+    @property
+    def default_lr(self) -> float:
+        """Plain SGD's default rate: one rate for callers that give all optimizers the same."""
+        return self.default_lrs["SGD"]
+
 
 # --- Rosenbrock: a curved, flat-bottomed valley -------------------------------
 
