@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import cyclegan, detection, gpu, optimizers, pose, system
+from benchmarks import cyclegan, detection, gpu, optimizers, pose, roi, system
 from benchmarks.timing import ROOT, device_label, launched_app
 from shared.device import configure_threads
 
@@ -112,7 +112,8 @@ def run(repeats: int, threads: bool = True) -> tuple[list[dict], dict[str, str]]
     rows = optimizers.compute_rows(repeats)
     det_rows, det_timings = detection.model_rows(repeats)
     pose_rows, pose_timings = pose.model_rows(repeats)
-    rows += det_rows + pose_rows + cyclegan.model_rows(repeats)[0]
+    roi_rows, roi_timings = roi.model_rows(repeats)
+    rows += det_rows + pose_rows + cyclegan.model_rows(repeats)[0] + roi_rows
     gpu_rows = gpu.rows(repeats)
     rows += gpu_rows
     cache_rows, cache_text = system.cache_rows()
@@ -126,6 +127,7 @@ def run(repeats: int, threads: bool = True) -> tuple[list[dict], dict[str, str]]
             rows += floor_rows + detection.end_to_end_rows(client, floors, det_timings, repeats)
             rows += cyclegan.end_to_end_rows(client, floor_client, repeats)
             rows += pose.end_to_end_rows(client, floor_client, pose_timings, repeats)
+            rows += roi.end_to_end_rows(client, floor_client, roi_timings, repeats)
             rows += system.memory_rows(client, app.proc.pid)
     rows += system.start_rows(app.startup_s)
     if threads:

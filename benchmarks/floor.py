@@ -23,6 +23,7 @@ from PIL import Image
 
 # The CycleGAN tab's image outputs use Gradio's default format; keep these in step with it.
 TRANSLATE_FORMAT = "webp"
+ROI_FORMAT = "png"
 
 # Built once: a floor must not pay per request for work that the app does per request.
 _FIGURE = go.Figure(go.Scatter(x=list(range(50)), y=list(range(50))))
@@ -57,6 +58,12 @@ def echo_anatomy(image: str):
     return _FIGURE, _FIGURE, "echo", {"ok": True}
 
 
+def echo_roi(image: str):
+    """/roi_pool_vs_align: two images, two plots, a summary and JSON (the plots are prebuilt)."""
+    picture = _decoded(image)
+    return picture, picture, _FIGURE, _FIGURE, "echo", {"ok": True}
+
+
 def build() -> gr.Blocks:
     with gr.Blocks() as demo:
         image = gr.Image(type="filepath")
@@ -72,6 +79,10 @@ def build() -> gr.Blocks:
                           api_name="echo_pose")
         gr.Button().click(echo_anatomy, image, [gr.Plot(), gr.Plot(), gr.Markdown(), json],
                           api_name="echo_anatomy")
+        # The ROI tab's two pictures are PNGs (demos/roi/ui.py); keep these in step with it.
+        roi_images = [gr.Image(type="pil", format=ROI_FORMAT) for _ in range(2)]
+        gr.Button().click(echo_roi, image, [*roi_images, gr.Plot(), gr.Plot(), gr.Markdown(), json],
+                          api_name="echo_roi")
         # The readiness probe used by `benchmarks.timing.launched_app`.
         gr.Button(visible=False).click(lambda: [], None, gr.JSON(visible=False), api_name="models")
     return demo

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from benchmarks import gpu, pose, system
+from benchmarks import gpu, pose, roi, system
 from benchmarks.__main__ import table
 from benchmarks.timing import Timing, measure, row, rss_mb
 
@@ -40,6 +40,12 @@ def test_table_format():
 def test_pose_model_rows_are_finite():
     rows, timings = pose.model_rows(repeats=1)
     assert set(timings) >= {"tiny-topdown-pose", "tiny-bottomup-pose"}
+    _finite_rows(rows)
+
+
+def test_roi_model_rows_are_finite():
+    rows, timings = roi.model_rows(repeats=1)
+    assert set(timings) == {"detector", "image"} and len(rows) == 2
     _finite_rows(rows)
 
 

@@ -347,7 +347,16 @@ class Analysis:
         spread = float(flat.max() - flat.min()) or 1.0
         return float((flat[1:] - flat[:-1]).abs().max()) / spread if len(flat) > 1 else 0.0
 
+    @functools.cached_property
+    def steps(self) -> dict[str, float]:
+        """The sweep in four numbers (computed once: the summary and the JSON both show them)."""
+        return {"roi_pool_distinct_outputs": self.distinct_outputs(self.pool_sweep),
+                "roi_align_distinct_outputs": self.distinct_outputs(self.align_sweep),
+                "roi_pool_largest_jump": self.largest_jump(self.pool_sweep),
+                "roi_align_largest_jump": self.largest_jump(self.align_sweep)}
 
+
+@torch.inference_mode()
 def analyse(features: FeatureMap, box: tuple[float, float, float, float], output: int = 7,
             sampling_ratio: int = 2, aligned: bool = True) -> Analysis:
     """Pool the region both ways, derive what each read, sweep sub-pixel shifts, localise a point."""
