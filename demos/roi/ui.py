@@ -124,6 +124,7 @@ def _summary(a: Analysis, scale: float) -> str:
     off = np.subtract(a.pool_geometry.box, a.box)  # left, top, right, bottom
     pool_off, align_off = a.centre_offsets(a.pool_boxes), a.centre_offsets(a.align_boxes)
     steps = a.steps
+    align_mean = round(float(align_off.mean()), 2) or 0.0  # no "-0.00"
     span = f"{a.shifts[0]:+.1f} to {a.shifts[-1]:+.1f} px in {len(a.shifts)} steps of {s / 64:.2f} px"
     lines = [
         f"**{fm.description}**: {w}×{h} cells, computed in {fm.seconds * 1000:.1f} ms; the region is "
@@ -137,18 +138,20 @@ def _summary(a: Analysis, scale: float) -> str:
         f"ROIAlign's **{steps['roi_align_distinct_outputs']}** (largest step "
         f"{steps['roi_align_largest_jump']:.1%}). The centre of what ROIPool pools is off by "
         f"{pool_off.min():+.1f} to {pool_off.max():+.1f} px ({pool_off.min() / s:+.2f} to "
-        f"{pool_off.max() / s:+.2f} cells); ROIAlign's (aligned={a.aligned}) by {align_off.mean():+.2f} px.",
+        f"{pool_off.max() / s:+.2f} cells); ROIAlign's (aligned={a.aligned}) by {align_mean:+.2f} px.",
         "**A point feature found again** through the pooled grid, mean |error| over the shifts: "
         + "; ".join(f"{name} **{np.abs(a.errors[name][:, 0]).mean():.2f} px** (at most "
                     f"{np.abs(a.errors[name][:, 0]).max():.2f})" for name in METHODS) + ".",
     ]
     if fm.source == "detector":
         centre = detector_cell_centre(s)
+        offset = centre - 6 * s  # from s·j, where the legacy grid reads cell j
+        nearer = "legacy" if abs(offset) < abs(offset - s / 2) else "aligned=True"
         lines.append(f"On this backbone (3×3 stride-2 convolutions, padding 1) cell 6 of stride {s} is "
                      f"centred at pixel {centre:.1f}, measured from its gradients: "
-                     f"s·j + {centre - 6 * s:.1f}, not s·(j+½) = {6.5 * s:g}. On its features the "
-                     "legacy grid is the nearer one; a network trained with either convention learns "
-                     "a constant offset, but not ROIPool's varying one.")
+                     f"s·j {'+' if offset >= 0 else '−'} {abs(offset):.1f}, where s·(j+½) would be "
+                     f"{6.5 * s:g}. On its features the {nearer} grid is the nearer one; a network trained "
+                     "with either convention learns a constant offset, but not ROIPool's varying one.")
     return "\n\n".join(lines)
 
 
