@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import cyclegan, detection, gpu, optimizers, pose, roi, system
+from benchmarks import cyclegan, detection, gpu, limits, optimizers, pose, roi, system
 from benchmarks.timing import ROOT, device_label, launched_app
 from shared.device import configure_threads
 
@@ -113,7 +113,8 @@ def run(repeats: int, threads: bool = True) -> tuple[list[dict], dict[str, str]]
     det_rows, det_timings = detection.model_rows(repeats)
     pose_rows, pose_timings = pose.model_rows(repeats)
     roi_rows, roi_timings = roi.model_rows(repeats)
-    rows += det_rows + pose_rows + cyclegan.model_rows(repeats)[0] + roi_rows
+    limits_rows, limits_timings = limits.model_rows(repeats)
+    rows += det_rows + pose_rows + cyclegan.model_rows(repeats)[0] + roi_rows + limits_rows
     gpu_rows = gpu.rows(repeats)
     rows += gpu_rows
     cache_rows, cache_text = system.cache_rows()
@@ -128,6 +129,7 @@ def run(repeats: int, threads: bool = True) -> tuple[list[dict], dict[str, str]]
             rows += cyclegan.end_to_end_rows(client, floor_client, repeats)
             rows += pose.end_to_end_rows(client, floor_client, pose_timings, repeats)
             rows += roi.end_to_end_rows(client, floor_client, roi_timings, repeats)
+            rows += limits.end_to_end_rows(client, floor_client, limits_timings, repeats)
             rows += system.memory_rows(client, app.proc.pid)
     rows += system.start_rows(app.startup_s)
     if threads:

@@ -64,6 +64,29 @@ def echo_roi(image: str):
     return picture, picture, _FIGURE, _FIGURE, "echo", {"ok": True}
 
 
+def _limits_picture() -> Image.Image:
+    """One picture like the detector-limits tab's six: its first scene, drawn with a legend strip."""
+    from demos.limits import oracle, plots
+    from demos.limits.scenes import generate, render
+
+    scene = generate(0.6, 56, 2.5, 0, 8, 3)
+    return plots.fate_picture(scene, render(scene), oracle.nms_only(scene, 0.5))
+
+
+_LIMITS_PICTURE = _limits_picture()
+_LIMITS_TABLE = [[f"rule {i}", "16 / 24", "67%", "8 suppressed by NMS", "the rule's settings"]
+                 for i in range(10)]
+
+
+def echo_limits(source="generated", crowding=0.6, size=56, aspect=2.5, rotation=0, groups=8, group_size=3,
+                mixed_classes=False, seed=0, nms_threshold=0.5, soft_nms_sigma=0.5, image=None,
+                boxes_json=""):
+    """/detector_limits (13 settings with defaults, no upload needed): six pictures, a table,
+    five plots (prebuilt), a summary and JSON."""
+    gallery = [(_LIMITS_PICTURE, f"echo {i}") for i in range(6)]
+    return (gallery, _LIMITS_TABLE, _FIGURE, _FIGURE, _FIGURE, _FIGURE, _FIGURE, "echo", {"ok": True})
+
+
 def build() -> gr.Blocks:
     with gr.Blocks() as demo:
         image = gr.Image(type="filepath")
@@ -83,6 +106,11 @@ def build() -> gr.Blocks:
         roi_images = [gr.Image(type="pil", format=ROI_FORMAT) for _ in range(2)]
         gr.Button().click(echo_roi, image, [*roi_images, gr.Plot(), gr.Plot(), gr.Markdown(), json],
                           api_name="echo_roi")
+        settings = [gr.Textbox("generated"), *(gr.Number(v) for v in (0.6, 56, 2.5, 0, 8, 3)),
+                    gr.Checkbox(False), *(gr.Number(v) for v in (0, 0.5, 0.5)), gr.Image(type="filepath"),
+                    gr.Textbox("")]
+        outputs = [gr.Gallery(), gr.Dataframe(), *(gr.Plot() for _ in range(5)), gr.Markdown(), json]
+        gr.Button().click(echo_limits, settings, outputs, api_name="echo_limits")
         # The readiness probe used by `benchmarks.timing.launched_app`.
         gr.Button(visible=False).click(lambda: [], None, gr.JSON(visible=False), api_name="models")
     return demo

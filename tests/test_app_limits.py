@@ -38,19 +38,21 @@ def test_default_scene_gives_pictures_plots_table_and_json(client, tmp_path):
 
 
 def test_typed_boxes_lose_exactly_the_constructed_objects(client):
+    def nms_alone(boxes: list, **settings) -> dict:
+        data = client.predict(source=TYPED, boxes_json=PERSON % json.dumps(boxes), **settings,
+                              api_name="/detector_limits")[-1]
+        return _rules(data)["NMS alone"]
+
     # Two people overlapping at IoU 0.6 and one far away; then the same two with a 50 % shift.
     crowd = [[100, 100, 140, 200], [110, 100, 150, 200], [400, 100, 440, 200]]
-    data = client.predict(source=TYPED, boxes_json=PERSON % json.dumps(crowd), api_name="/detector_limits")[-1]
-    nms = _rules(data)["NMS alone"]
+    nms = nms_alone(crowd)
     assert nms["recall_ceiling"] == pytest.approx(2 / 3, abs=1e-3)
     assert nms["lost"] == [{"object": 1, "why": "suppressed by NMS", "by": 0}]
     apart = [[100, 100, 140, 200], [130, 100, 170, 200], [400, 100, 440, 200]]
-    data = client.predict(source=TYPED, boxes_json=PERSON % json.dumps(apart), api_name="/detector_limits")[-1]
-    assert _rules(data)["NMS alone"]["recall_ceiling"] == 1.0
+    assert nms_alone(apart)["recall_ceiling"] == 1.0
     # A higher threshold lets the crowded pair through, and the JSON says which threshold ran.
-    data = client.predict(source=TYPED, boxes_json=PERSON % json.dumps(crowd), nms_threshold=0.7,
-                          api_name="/detector_limits")[-1]
-    assert _rules(data)["NMS alone"]["recall_ceiling"] == 1.0 and "0.7" in _rules(data)["NMS alone"]["settings"]
+    nms = nms_alone(crowd, nms_threshold=0.7)
+    assert nms["recall_ceiling"] == 1.0 and "0.7" in nms["settings"]
 
 
 def test_typed_boxes_on_an_uploaded_picture_use_its_size(client, tmp_path):
@@ -71,10 +73,10 @@ def test_typed_boxes_on_an_uploaded_picture_use_its_size(client, tmp_path):
 @pytest.mark.parametrize(("changes", "message"), [
     (dict(source=TYPED, boxes_json=""), "Type the boxes as JSON"),
     (dict(source=TYPED, boxes_json="[[10, 10,"), "not valid JSON"),
-    (dict(source=TYPED, boxes_json=PERSON % "[[50, 10, 40, 30]]"), "x2 is not greater than x1"),
-    (dict(source=TYPED, boxes_json=PERSON % "[[600, 10, 700, 30]]"), "reaches outside the 640×480 image"),
-    (dict(source=TYPED, boxes_json="[[1, 1, 5, 5]]"), "Upload the image"),
-    (dict(source="photo"), "must be 'generated' or"),
+    (dict(source=TYPED, boxes_json=PERSON % "[[50, 10, 40, 30]]"), "x2 must be greater than x1"),
+    (dict(source=TYPED, boxes_json=PERSON % "[[600, 10, 700, 30]]"), r"outside the image \(640×480\)"),
+    (dict(source=TYPED, boxes_json="[[1, 1, 5, 5]]"), "No image was given"),
+    (dict(source="photo"), "Unknown scene 'photo'"),
     (dict(crowding=0.99), "crowding"),
     (dict(size=-3), "object size"),
     (dict(groups=2.5), "whole number"),

@@ -34,8 +34,9 @@ ARTIFACT = ROOT / "artifacts" / "bad_input_matrix.md"
 TIMEOUT = 60.0  # seconds; a call that takes longer counts as a hung worker
 
 ENDPOINTS = ["/optimize", "/step_view", "/batch_modes", "/detect", "/loss_anatomy", "/translate", "/pose",
-             "/roi_pool_vs_align", "/models"]
-IMAGE_ENDPOINTS = ["/detect", "/loss_anatomy", "/translate", "/pose", "/roi_pool_vs_align"]
+             "/roi_pool_vs_align", "/detector_limits", "/models"]
+IMAGE_ENDPOINTS = ["/detect", "/loss_anatomy", "/translate", "/pose", "/roi_pool_vs_align",
+                   "/detector_limits"]
 
 _HYPER = [("lr", 0.001), ("steps", 50), ("x0", -1.5), ("y0", 2.0), ("momentum", 0.9), ("beta1", 0.9),
           ("beta2", 0.999), ("rho", 0.9), ("alpha", 0.99), ("eps", None), ("weight_decay", 0.0),
@@ -57,11 +58,17 @@ PARAMS: dict[str, list[tuple[str, Any]]] = {
     "/roi_pool_vs_align": [("image", IMAGE), ("x1", 40.3), ("y1", 36.7), ("x2", 97.9), ("y2", 95.2),
                            ("features", "detector"), ("stride", 16), ("output_size", 7),
                            ("sampling_ratio", 2), ("aligned", True)],
+    # Typed boxes on the uploaded picture; they fit the smallest test image (128 x 128).
+    "/detector_limits": [("source", "typed boxes (JSON)"), ("crowding", 0.6), ("size", 56), ("aspect", 2.5),
+                         ("rotation", 0), ("groups", 8), ("group_size", 3), ("mixed_classes", False),
+                         ("seed", 0), ("nms_threshold", 0.5), ("soft_nms_sigma", 0.5), ("image", IMAGE),
+                         ("boxes_json", "[[4, 4, 40, 64], [20, 8, 60, 70]]")],
     "/models": [],
 }
 NUMBERS = {ep: [name for name, value in params if name not in ("surface", "optimizers", "optimizer", "model",
                                                                  "models", "methods", "direction", "image",
-                                                                 "features", "aligned")]
+                                                                 "features", "aligned", "source",
+                                                                 "boxes_json", "mixed_classes")]
            for ep, params in PARAMS.items()}
 # What a message about each number must mention (case-insensitive).
 LABELS = {"lr": "learning rate", "steps": "steps", "x0": "start x", "y0": "start y", "momentum": "momentum",
@@ -71,9 +78,11 @@ LABELS = {"lr": "learning rate", "steps": "steps", "x0": "start x", "y0": "start
           "batch_size": "mini-batch", "epochs": "epochs", "score_threshold": "score threshold", "gamma": "γ",
           "keypoint_threshold": "keypoint threshold", "person_threshold": "person threshold",
           "x1": "x1", "y1": "y1", "x2": "x2", "y2": "y2", "stride": "stride", "output_size": "output size",
-          "sampling_ratio": "sampling ratio"}
+          "sampling_ratio": "sampling ratio", "crowding": "crowding", "size": "object size",
+          "aspect": "aspect ratio", "rotation": "rotation", "groups": "groups",
+          "group_size": "objects per group", "nms_threshold": "nms threshold", "soft_nms_sigma": "soft-nms σ"}
 # Numbers for which a negative or a huge value is legitimate and must give a result.
-NEGATIVE_OK = {"x0", "y0"}  # start coordinates
+NEGATIVE_OK = {"x0", "y0", "rotation"}  # start coordinates; a turn either way
 HUGE_OK = {("/optimize", "lr"), ("/optimize", "eps"), ("/optimize", "weight_decay"), ("/optimize", "noise"),
            ("/optimize", "adadelta_lr"), ("/step_view", "step"),  # a later step than the run has: its last
            ("/step_view", "eps"), ("/step_view", "noise"), ("/step_view", "weight_decay"),
@@ -272,6 +281,11 @@ def image_size(endpoint: str, result: Any) -> tuple[list[int] | None, list[str]]
         assert drawn and grids and shift.get("plot") and located.get("plot") and "ROIPool" in summary
         assert len(data["roi_pool"]["pooled"]) == len(data["roi_align"]["pooled"]) == 7
         return data["image_size"], data["notes"]
+    if endpoint == "/detector_limits":
+        gallery, table, *figures, summary, data = result
+        assert len(gallery) == 6 and len(figures) == 5 and all(f.get("plot") for f in figures)
+        assert "2 objects" in summary and len(data["rules"]) == 10
+        return data["scene"]["image_size"], data["scene"]["notes"]
     raise AssertionError(endpoint)
 
 
@@ -392,13 +406,18 @@ UNKNOWN = {"/optimize": dict(optimizers=["SGD", "Lion"]), "/step_view": dict(opt
            "/loss_anatomy": dict(model="yolo-v99"), "/translate": dict(model="cyclegan-dog2cat"),
            "/pose": dict(methods=["alphapose"]), "/roi_pool_vs_align": dict(features="resnet")}
 UNKNOWN_OPTION = {"/optimize": dict(surface="Everest"), "/step_view": dict(surface="Everest"),
-                  "/translate": dict(direction="sideways")}
+                  "/translate": dict(direction="sideways"), "/detector_limits": dict(source="photo")}
 EMPTY = {"/optimize": dict(optimizers=[]), "/step_view": dict(optimizer=None),
          "/batch_modes": dict(model=None), "/detect": dict(models=[]), "/loss_anatomy": dict(model=None),
          "/translate": dict(model=None), "/pose": dict(methods=[]), "/roi_pool_vs_align": dict(features=None)}
 # Endpoints that take a box: corners swapped, and a corner beyond the image (the scene is 256 px wide).
-SWAPPED_BOX = {"/roi_pool_vs_align": dict(x1=97.9, x2=40.3)}
-BOX_OUTSIDE = {"/roi_pool_vs_align": dict(x2=500.0)}
+SWAPPED_BOX = {"/roi_pool_vs_align": dict(x1=97.9, x2=40.3),
+               "/detector_limits": dict(boxes_json="[[60, 4, 20, 64]]")}
+BOX_OUTSIDE = {"/roi_pool_vs_align": dict(x2=500.0), "/detector_limits": dict(boxes_json="[[4, 4, 500, 64]]")}
+# Endpoints that take boxes as JSON text.
+JSON_EMPTY = {"/detector_limits": dict(boxes_json="")}
+JSON_MALFORMED = {"/detector_limits": dict(boxes_json="[[4, 4, 40,")}
+JSON_NOT_FINITE = {"/detector_limits": dict(boxes_json="[[4, 4, NaN, 64], [4, 4, Infinity, 64]]")}
 
 
 def choice(table: dict[str, dict], expect: str) -> Cell:
@@ -434,10 +453,14 @@ ROWS: dict[str, Cell] = {
     "negative, -1 (each number)": numbers("negative"),
     "huge, 1e300 (each number)": numbers("huge"),
     "unknown model name": choice(UNKNOWN, "unknown|needs one of"),
-    "unknown option (surface, direction)": choice(UNKNOWN_OPTION, "unknown surface|direction"),
+    "unknown option (surface, direction, scene)": choice(UNKNOWN_OPTION,
+                                                         "unknown surface|direction|unknown scene"),
     "empty selection": choice(EMPTY, "at least one|choose a model|needs one of"),
     "box with x2 < x1": choice(SWAPPED_BOX, "must be greater than"),
     "box outside the image": choice(BOX_OUTSIDE, "outside the image"),
+    "empty JSON": choice(JSON_EMPTY, "type the boxes as json"),
+    "malformed JSON": choice(JSON_MALFORMED, "not valid json"),
+    "NaN / Infinity inside JSON": choice(JSON_NOT_FINITE, "finite number"),
 }
 
 

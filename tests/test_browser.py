@@ -26,6 +26,7 @@ TABS = {
     "pose": ("Pose: top-down vs bottom-up", "#pose-gallery img", "#pose-examples button"),
     "optimizers": ("Optimizer playground", "#optimizers-contour .js-plotly-plot", None),
     "roi": ("ROIPool vs ROIAlign", "#roi-overlay img", "#roi-examples-scenes button"),
+    "limits": ("What a perfect detector misses", "#limits-gallery img", "#limits-examples button"),
     "models": ("Models", "#models-table >> text=tiny-retinanet-focal", None),
 }
 

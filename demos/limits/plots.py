@@ -88,14 +88,12 @@ def table_rows(outcomes: list[oracle.Outcome]) -> list[list]:
     rows = []
     for o in outcomes:
         c = o.counts()
-        rows.append([o.rule, f"{c[oracle.REACHED]} / {len(o.fate)}", f"{o.recall:.0%}", c[oracle.NO_FIT],
-                     c[oracle.TAKEN], c[oracle.NMS], c[oracle.CAP], c[oracle.DECAYED] + c[oracle.SHAPE],
-                     o.settings])
+        lost = ", ".join(f"{c[cause]} {cause}" for cause in oracle.CAUSES if c[cause]) or "—"
+        rows.append([o.rule, f"{c[oracle.REACHED]} / {len(o.fate)}", f"{o.recall:.0%}", lost, o.settings])
     return rows
 
 
-TABLE_COLUMNS = ["rule", "reached", "recall ceiling", "no anchor fits", "anchor taken", "NMS",
-                 "per-image cap", "score decayed / box misses shape", "as run"]
+TABLE_COLUMNS = ["rule", "reached", "recall ceiling", "lost, and why", "as run"]
 
 
 def crowding_figure(curves: dict, current: float | None) -> go.Figure:
@@ -139,8 +137,10 @@ def anchor_figure(curves: dict, xs: list[float], what: str, current: float) -> g
     shapes += [dict(type="line", xref=ax, x0=current, x1=current, yref=f"{ay} domain", y0=0, y1=1,
                     line=dict(color="grey", dash="dot")) for ax, ay in (("x", "y"), ("x2", "y2"))]
     layout = dict(_LAYOUT, height=560, legend=dict(orientation="h", y=-0.18, x=0))
+    powers = [2.0**k for k in range(-6, 9) if xs[0] <= 2.0**k <= xs[-1]]  # one tick per octave
+    ticks = dict(tickvals=powers, ticktext=[f"{p:g}" if p >= 1 else f"1/{1 / p:g}" for p in powers])
     fig.update_layout(title=dict(text=f"An object alone, against its {what}", x=0.5), shapes=shapes,
-                      xaxis=dict(type="log"), xaxis2=dict(type="log", title=what),
+                      xaxis=dict(type="log", **ticks), xaxis2=dict(type="log", title=what, **ticks),
                       yaxis=dict(range=[-0.03, 1.05], title="share of placements"),
                       yaxis2=dict(range=[0, 1], title="IoU"), **layout)
     return fig

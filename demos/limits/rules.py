@@ -272,9 +272,13 @@ def match_fpn(gt: torch.Tensor, anchors: Anchors, high: float, low: float, low_q
     best = torch.zeros(n).scatter_reduce(0, obj, iou, "amax", include_self=True)
     anchor_best = torch.zeros(anchors.boxes.shape[0]).scatter_reduce(0, idx, iou, "amax", include_self=True)
     decisive = (anchor_best[idx] >= low) | ((iou == best[obj]) & (iou > 0))
-    kept, column = torch.unique(idx[decisive], return_inverse=True)  # sorted anchor indices
+    obj, idx, iou = obj[decisive], idx[decisive], iou[decisive]
+    mark = torch.zeros(anchors.boxes.shape[0], dtype=torch.bool)
+    mark[idx] = True
+    kept = mark.nonzero().flatten()  # the decisive anchors, in their original order
+    column = torch.cumsum(mark, 0)[idx] - 1  # each pair's column among them
     quality = torch.zeros(n, kept.shape[0])
-    quality[obj[decisive], column] = iou[decisive]  # (N, R) the Matcher's input
+    quality[obj, column] = iou  # (N, R) the Matcher's input
     matches = det_utils.Matcher(high, low, allow_low_quality_matches=low_quality)(quality)
     return Assignment(kept, matches, best, _taker(quality, matches))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -34,6 +34,7 @@ class Scene:
     labels: torch.Tensor  # (N,) int64 class index
     class_names: list[str]
     background: Image.Image | None = None  # an uploaded picture (may be downscaled)
+    notes: list[str] = field(default_factory=list)  # what was done to that picture, for the user
 
     def __len__(self) -> int:
         return int(self.centres.shape[0])
@@ -184,8 +185,8 @@ def parse_objects(text: str | None, image_size: tuple[int, int] | None) -> Scene
             names.append(label)
         rows.append((box, names.index(label), angle))
     if image_size is None:
-        raise BadInput('Upload the image the boxes belong to, or give its size: {"image_size": [640, 480], '
-                       '"objects": [...]}.')
+        raise BadInput('No image was given: upload the image the boxes belong to, or give its size, '
+                       '{"image_size": [640, 480], "objects": [...]}.')
     width, height = image_size
     boxes = torch.tensor([r[0] for r in rows], dtype=torch.float32)
     centres, sizes = (boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]
@@ -197,8 +198,8 @@ def parse_objects(text: str | None, image_size: tuple[int, int] | None) -> Scene
     if outside.any():
         k = int(outside.nonzero()[0])
         turned = f", turned by {rows[k][2]:g}°," if rows[k][2] else ""
-        raise BadInput(f"Object {k + 1} {_fmt(rows[k][0])}{turned} reaches outside the "
-                       f"{width}×{height} image.")
+        raise BadInput(f"Object {k + 1} {_fmt(rows[k][0])}{turned} reaches outside the image "
+                       f"({width}×{height}).")
     return scene
 
 
@@ -236,7 +237,7 @@ def _object(item: Any, k: int) -> tuple[list[float], str, float]:
                        f"not {json.dumps(item)[:60]}.")
     box = [_number(v, f"Object {k}'s coordinate") for v in item]
     if box[2] <= box[0] or box[3] <= box[1]:
-        which = "x2 is not greater than x1" if box[2] <= box[0] else "y2 is not greater than y1"
+        which = "x2 must be greater than x1" if box[2] <= box[0] else "y2 must be greater than y1"
         raise BadInput(f"Object {k} {_fmt(box)}: {which}; write boxes as [x1, y1, x2, y2], "
                        "top-left corner first.")
     return box, label, angle

@@ -140,6 +140,16 @@ def collision_curves(size: float, aspect: float, rotation: float, seed: int = 0)
     return out
 
 
+def all_curves(crowding: float, size: float, aspect: float, rotation: float, group_size: int, mixed: bool,
+               nms_threshold: float, sigma: float) -> dict:
+    """Every sweep the tab plots, for the current settings."""
+    return {"crowding": crowding_curves(size, aspect, rotation, group_size, mixed, nms_threshold, sigma),
+            "sizes": SIZES, "size": anchor_curves([(s, aspect) for s in SIZES], rotation),
+            "aspects": ASPECTS, "aspect": anchor_curves([(size, a) for a in ASPECTS], rotation),
+            "collisions": collision_curves(size, aspect, rotation),
+            "rotation": rotation_curves(aspect, crowding)}
+
+
 def rotation_curves(aspect: float, crowding: float) -> dict[str, list[float]]:
     """Against the angle: the IoU of a turned object with its perfect axis-aligned box, for
     several aspect ratios; and the IoU of the boxes of two neighbours whose own shapes

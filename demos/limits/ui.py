@@ -99,10 +99,11 @@ def _scene(source: str, crowding: float, size: float, aspect: float, rotation: f
     if source == GENERATED:
         return generate(crowding, size, aspect, rotation, groups, group_size, mixed, seed)
     if source != TYPED:
-        raise BadInput(f"The scene must be {GENERATED!r} or {TYPED!r}, not {source!r}.")
+        raise BadInput(f"Unknown scene {source!r}: choose {GENERATED!r} or {TYPED!r}.")
     picture = load_image(image, max_side=1024) if image else None
     scene = parse_objects(boxes_json, picture.original_size if picture else None)
     scene.background = picture.image if picture else None
+    scene.notes = picture.notes if picture else []
     return scene
 
 
@@ -151,12 +152,8 @@ def detector_limits(source: str = GENERATED, crowding: float = 0.6, size: float 
                    boxes_json)
     with torch.inference_mode():
         outcomes = oracle.run_all(scene, nms_threshold, sigma)
-        crowd = sweeps.crowding_curves(size, aspect, rotation, group_size, mixed_classes, nms_threshold,
-                                       sigma)
-        by_size = sweeps.anchor_curves([(s, aspect) for s in sweeps.SIZES], rotation)
-        by_aspect = sweeps.anchor_curves([(size, a) for a in sweeps.ASPECTS], rotation)
-        collisions = sweeps.collision_curves(size, aspect, rotation)
-        turned = sweeps.rotation_curves(aspect, crowding)
+        curves = sweeps.all_curves(crowding, size, aspect, rotation, group_size, mixed_classes, nms_threshold,
+                                   sigma)
     base = render(scene)
     by_rule = {o.rule: o for o in outcomes}
     gallery = [(plots.fate_picture(scene, base, by_rule[name]), name) for name in PICTURED]
@@ -165,20 +162,20 @@ def detector_limits(source: str = GENERATED, crowding: float = 0.6, size: float 
                for box, k, a, s in zip(scene.boxes.tolist(), scene.labels.tolist(), scene.angles.tolist(),
                                        scene.shape_iou.tolist(), strict=True)]
     data = {
-        "scene": {"source": source, "image_size": [scene.width, scene.height], "objects": objects},
+        "scene": {"source": source, "image_size": [scene.width, scene.height], "notes": scene.notes,
+                  "objects": objects},
         "rules": [o.as_json() for o in outcomes],
-        "curves": {"crowding": crowd, "size": {"sizes": sweeps.SIZES, **by_size},
-                   "aspect": {"aspects": sweeps.ASPECTS, **by_aspect}, "collisions": collisions,
-                   "rotation": turned},
+        "curves": curves,
     }
     return (
         gallery,
         plots.table_rows(outcomes),
-        plots.crowding_figure(crowd, crowding if source == GENERATED else None),
-        plots.anchor_figure(by_size, sweeps.SIZES, "object size, px (√(w·h) in the 640×480 image)", size),
-        plots.anchor_figure(by_aspect, sweeps.ASPECTS, "aspect ratio h / w", aspect),
-        plots.collision_figure(collisions),
-        plots.rotation_figure(turned, scene),
+        plots.crowding_figure(curves["crowding"], crowding if source == GENERATED else None),
+        plots.anchor_figure(curves["size"], curves["sizes"], "object size, px (√(w·h) in the 640×480 image)",
+                            size),
+        plots.anchor_figure(curves["aspect"], curves["aspects"], "aspect ratio h / w", aspect),
+        plots.collision_figure(curves["collisions"]),
+        plots.rotation_figure(curves["rotation"], scene),
         _summary(scene, outcomes, source, groups, group_size),
         data,
     )
@@ -216,7 +213,8 @@ def create_demo() -> gr.Blocks:
                              elem_id="limits-gallery", render=False, object_fit="contain",
                              buttons=["download", "fullscreen"])
         table = gr.Dataframe(headers=plots.TABLE_COLUMNS, interactive=False, wrap=True, render=False,
-                             label=_t("table", "recall ceiling, rule by rule"))
+                             label=_t("table", "recall ceiling, rule by rule"), max_height=620,
+                             column_widths=["22%", "9%", "9%", "25%", "35%"])
         crowd_plot, size_plot, aspect_plot, collision_plot, rotation_plot = (
             gr.Plot(show_label=False, render=False, elem_id=f"limits-{name}")
             for name in ("crowding", "size", "aspect", "collisions", "rotation"))
@@ -250,8 +248,13 @@ def create_demo() -> gr.Blocks:
                 run = gr.Button(_t("run", "Count what survives"), variant="primary")
                 params = [source, crowding, size, aspect, rotation, groups, group_size, mixed, seed, nms,
                           sigma, image, boxes_json]
+                io = dict(fn=detector_limits, inputs=params, outputs=outputs, **ui.MODEL_QUEUE)
+                # Named before the examples are made: their click event would take the handler's name.
+                run.click(**io, api_name="detector_limits")
+                # Sliders recompute on release, which filling them from an example does not
+                # send, so an example click runs the tab itself (or opens its cached result).
                 gr.Examples(rows, inputs=params, outputs=outputs, fn=detector_limits, example_labels=labels,
-                            elem_id="limits-examples", label=_t("examples", "examples"),
+                            elem_id="limits-examples", label=_t("examples", "examples"), run_on_click=True,
                             **ui.example_caching())
             with gr.Column(scale=2):
                 gallery.render()
@@ -270,8 +273,6 @@ def create_demo() -> gr.Blocks:
         with gr.Accordion(_t("json", "Everything as JSON"), open=False):
             data.render()
 
-        io = dict(fn=detector_limits, inputs=params, outputs=outputs, **ui.MODEL_QUEUE)
-        run.click(**io, api_name="detector_limits")
         gr.on([source.change, mixed.change, seed.change, boxes_json.blur, image.change]
               + [s.release for s in (crowding, size, aspect, rotation, groups, group_size, nms, sigma)],
               **io, api_visibility="private", trigger_mode="always_last")
