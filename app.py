@@ -29,6 +29,7 @@ DEMOS: dict[str, tuple[str, str]] = {
     "optimizers": ("Optimizer playground", "demos.optimizers.ui"),
     "roi": ("ROIPool vs ROIAlign", "demos.roi.ui"),
     "limits": ("What a perfect detector misses", "demos.limits.ui"),
+    "convolution": ("Convolution & weight sharing", "demos.convolution.ui"),
 }
 
 HEADER = """# Vision Lab

@@ -34,9 +34,9 @@ ARTIFACT = ROOT / "artifacts" / "bad_input_matrix.md"
 TIMEOUT = 60.0  # seconds; a call that takes longer counts as a hung worker
 
 ENDPOINTS = ["/optimize", "/step_view", "/batch_modes", "/detect", "/loss_anatomy", "/translate", "/pose",
-             "/roi_pool_vs_align", "/detector_limits", "/models"]
+             "/roi_pool_vs_align", "/detector_limits", "/convolution", "/compress", "/models"]
 IMAGE_ENDPOINTS = ["/detect", "/loss_anatomy", "/translate", "/pose", "/roi_pool_vs_align",
-                   "/detector_limits"]
+                   "/detector_limits", "/convolution"]
 
 _HYPER = [("lr", 0.001), ("steps", 50), ("x0", -1.5), ("y0", 2.0), ("momentum", 0.9), ("beta1", 0.9),
           ("beta2", 0.999), ("rho", 0.9), ("alpha", 0.99), ("eps", None), ("weight_decay", 0.0),
@@ -63,12 +63,17 @@ PARAMS: dict[str, list[tuple[str, Any]]] = {
                          ("rotation", 0), ("groups", 8), ("group_size", 3), ("mixed_classes", False),
                          ("seed", 0), ("nms_threshold", 0.5), ("soft_nms_sigma", 0.5), ("image", IMAGE),
                          ("boxes_json", "[[4, 4, 40, 64], [20, 8, 60, 70]]")],
+    "/convolution": [("image", IMAGE), ("source", "image (RGB)"), ("input_size", 32), ("kernel_size", 3),
+                     ("stride", 1), ("padding", 1), ("dilation", 1), ("groups", 1), ("out_channels", 8)],
+    "/compress": [("model", "tiny-retinanet-focal"), ("k", 32), ("sparsity", 0.2), ("init", "linear"),
+                  ("fine_tune_steps", 0), ("huffman", True)],
     "/models": [],
 }
 NUMBERS = {ep: [name for name, value in params if name not in ("surface", "optimizers", "optimizer", "model",
                                                                  "models", "methods", "direction", "image",
                                                                  "features", "aligned", "source",
-                                                                 "boxes_json", "mixed_classes")]
+                                                                 "boxes_json", "mixed_classes", "init",
+                                                                 "huffman")]
            for ep, params in PARAMS.items()}
 # What a message about each number must mention (case-insensitive).
 LABELS = {"lr": "learning rate", "steps": "steps", "x0": "start x", "y0": "start y", "momentum": "momentum",
@@ -80,7 +85,10 @@ LABELS = {"lr": "learning rate", "steps": "steps", "x0": "start x", "y0": "start
           "x1": "x1", "y1": "y1", "x2": "x2", "y2": "y2", "stride": "stride", "output_size": "output size",
           "sampling_ratio": "sampling ratio", "crowding": "crowding", "size": "object size",
           "aspect": "aspect ratio", "rotation": "rotation", "groups": "groups",
-          "group_size": "objects per group", "nms_threshold": "nms threshold", "soft_nms_sigma": "soft-nms σ"}
+          "group_size": "objects per group", "nms_threshold": "nms threshold", "soft_nms_sigma": "soft-nms σ",
+          "input_size": "input size", "kernel_size": "kernel size", "padding": "padding",
+          "dilation": "dilation", "out_channels": "output channels", "k": "clusters", "sparsity": "sparsity",
+          "fine_tune_steps": "fine-tuning steps"}
 # Numbers for which a negative or a huge value is legitimate and must give a result.
 NEGATIVE_OK = {"x0", "y0", "rotation"}  # start coordinates; a turn either way
 HUGE_OK = {("/optimize", "lr"), ("/optimize", "eps"), ("/optimize", "weight_decay"), ("/optimize", "noise"),
@@ -286,6 +294,11 @@ def image_size(endpoint: str, result: Any) -> tuple[list[int] | None, list[str]]
         assert len(gallery) == 6 and len(figures) == 5 and all(f.get("plot") for f in figures)
         assert "2 objects" in summary and len(data["rules"]) == 10
         return data["scene"]["image_size"], data["scene"]["notes"]
+    if endpoint == "/convolution":
+        figure, table, sweep, summary, data = result
+        assert figure.get("plot") and sweep.get("plot") and len(table["data"]) == 5 and "MFLOP" in summary
+        assert all(m["max_error"] < 1e-4 for m in data["methods"] if m["seconds"] is not None)
+        return data["image_size"], data["notes"]
     raise AssertionError(endpoint)
 
 
@@ -404,12 +417,15 @@ def assert_finite_json(value: Any, what: str) -> None:
 UNKNOWN = {"/optimize": dict(optimizers=["SGD", "Lion"]), "/step_view": dict(optimizer="Lion"),
            "/batch_modes": dict(model="quadratic"), "/detect": dict(models=["yolo-v99"]),
            "/loss_anatomy": dict(model="yolo-v99"), "/translate": dict(model="cyclegan-dog2cat"),
-           "/pose": dict(methods=["alphapose"]), "/roi_pool_vs_align": dict(features="resnet")}
+           "/pose": dict(methods=["alphapose"]), "/roi_pool_vs_align": dict(features="resnet"),
+           "/compress": dict(model="resnet-9000")}
 UNKNOWN_OPTION = {"/optimize": dict(surface="Everest"), "/step_view": dict(surface="Everest"),
-                  "/translate": dict(direction="sideways"), "/detector_limits": dict(source="photo")}
+                  "/translate": dict(direction="sideways"), "/detector_limits": dict(source="photo"),
+                  "/convolution": dict(source="thermal camera"), "/compress": dict(init="kmeans++")}
 EMPTY = {"/optimize": dict(optimizers=[]), "/step_view": dict(optimizer=None),
          "/batch_modes": dict(model=None), "/detect": dict(models=[]), "/loss_anatomy": dict(model=None),
-         "/translate": dict(model=None), "/pose": dict(methods=[]), "/roi_pool_vs_align": dict(features=None)}
+         "/translate": dict(model=None), "/pose": dict(methods=[]), "/roi_pool_vs_align": dict(features=None),
+         "/compress": dict(model=None)}
 # Endpoints that take a box: corners swapped, and a corner beyond the image (the scene is 256 px wide).
 SWAPPED_BOX = {"/roi_pool_vs_align": dict(x1=97.9, x2=40.3),
                "/detector_limits": dict(boxes_json="[[60, 4, 20, 64]]")}
@@ -453,8 +469,8 @@ ROWS: dict[str, Cell] = {
     "negative, -1 (each number)": numbers("negative"),
     "huge, 1e300 (each number)": numbers("huge"),
     "unknown model name": choice(UNKNOWN, "unknown|needs one of"),
-    "unknown option (surface, direction, scene)": choice(UNKNOWN_OPTION,
-                                                         "unknown surface|direction|unknown scene"),
+    "unknown option (surface, direction, scene, source, init)": choice(
+        UNKNOWN_OPTION, "unknown surface|direction|unknown scene|unknown input source|unknown initiali"),
     "empty selection": choice(EMPTY, "at least one|choose a model|needs one of"),
     "box with x2 < x1": choice(SWAPPED_BOX, "must be greater than"),
     "box outside the image": choice(BOX_OUTSIDE, "outside the image"),

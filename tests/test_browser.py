@@ -27,6 +27,8 @@ TABS = {
     "optimizers": ("Optimizer playground", "#optimizers-contour .js-plotly-plot", None),
     "roi": ("ROIPool vs ROIAlign", "#roi-overlay img", "#roi-examples-scenes button"),
     "limits": ("What a perfect detector misses", "#limits-gallery img", "#limits-examples button"),
+    "convolution": ("Convolution & weight sharing", "#compress-gallery img",
+                    "#convolution-examples tbody tr, #convolution-examples button"),
     "models": ("Models", "#models-table >> text=tiny-retinanet-focal", None),
 }
 
