@@ -11,13 +11,27 @@
     const frames = gd.layout && gd.layout.meta && gd.layout.meta.frames;
     if (!frames || gd.visionlabFrames === frames || !window.Plotly) return;
     gd.visionlabFrames = frames;  // one hand-over per figure Gradio draws
-    window.Plotly.deleteFrames(gd).then(() => window.Plotly.addFrames(gd, frames));
+    // One hand-over at a time (redraws can come in quick succession), each replacing all
+    // frames Plotly holds: Play runs through every one of them.
+    gd.visionlabQueue = (gd.visionlabQueue || Promise.resolve()).then(() => {
+      if (gd.visionlabFrames !== frames) return null;  // a newer figure is already waiting
+      const old = ((gd._transitionData && gd._transitionData._frames) || []).map((_, i) => i);
+      return (old.length ? window.Plotly.deleteFrames(gd, old) : Promise.resolve())
+        .then(() => window.Plotly.addFrames(gd, frames));
+    }).catch(() => null);
   };
+  // Pause interrupts Play, and Plotly then rejects Play's promise without a reason, which
+  // nobody awaits; that one rejection is expected, not an error of the page.
+  let interrupted = 0;
+  window.addEventListener("unhandledrejection", (event) => {
+    if (event.reason === undefined && performance.now() - interrupted < 2000) event.preventDefault();
+  });
   const watch = () => {
     for (const gd of document.querySelectorAll(".js-plotly-plot")) {
       if (!gd.visionlabWatched && typeof gd.on === "function") {
         gd.visionlabWatched = true;
         gd.on("plotly_afterplot", () => sync(gd));
+        gd.on("plotly_animationinterrupted", () => { interrupted = performance.now(); });
       }
       sync(gd);
     }

@@ -107,7 +107,8 @@ def build(first: Surface, t: Text, about: Callable[[str], Any]) -> SimpleNamespa
                 # The endpoints' `lr`: the boxes above as {name: rate} (Adadelta's is `adadelta_lr`).
                 w.lr = gr.JSON({n: r for n, r in first.default_lrs.items() if n != "Adadelta"}, visible=False)
                 w.steps = ui_inputs.Slider(
-                    10, 2000, value=first.default_steps, step=10, label=t("steps", "steps")
+                    10, 2000, value=first.default_steps, step=10, label=t("steps", "steps"),
+                    elem_id="optimizers-steps",
                 )
                 with gr.Row():
                     w.x0 = gr.Number(first.start[0], label=t("x0", "start x"))

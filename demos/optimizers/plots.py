@@ -43,15 +43,19 @@ _FONT = dict(family="Helvetica, Arial, sans-serif", size=13)
 _NO_WAIT = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0))
 # Plotly's toolbar is about 30 px tall at the top right: titles start below it.
 _TOOLBAR_PX = 32
+CONTOUR_HEIGHT, STEP_HEIGHT = 700, 560  # px; figures with a flat colour bar under the title
 
 
-def _finish(fig: go.Figure, title: str, top: int = 64, bottom: int = 48, **layout: Any) -> go.Figure:
+def _finish(fig: go.Figure, title: str, height: int, top: int = 64, bottom: int = 48,
+            **layout: Any) -> go.Figure:
     """Shared look: the title under the toolbar, from the left (a title too long for a
     phone is cut at its end only); the legend in rows under the plot."""
     fig.update_layout(
-        template="none", font=_FONT, margin=dict(l=52, r=12, t=top, b=bottom),
-        title=dict(text=title, x=0, xref="paper", xanchor="left", y=1, yref="container",
-                   yanchor="top", pad=dict(t=_TOOLBAR_PX), font=dict(size=15)),
+        template="none", font=_FONT, height=height, margin=dict(l=52, r=12, t=top, b=bottom),
+        # Placed in pixels from the top (the figure's height is fixed); Plotly's title `pad`
+        # is undone by its own shift of a title that sits in the top margin.
+        title=dict(text=title, x=0, xref="paper", xanchor="left", y=1 - _TOOLBAR_PX / height,
+                   yref="container", yanchor="top", font=dict(size=15)),
         legend=dict(orientation="h", x=0, xanchor="left", y=-0.12, yanchor="top"),
         **layout,
     )
@@ -79,11 +83,13 @@ def _colour_scale(surface: Surface, Z: np.ndarray) -> tuple[np.ndarray, str]:
     return Z, "f(x, y)"
 
 
-def _flat_colour_bar(title: str) -> dict[str, Any]:
-    # Lying flat above the map it takes height, not the width a phone lacks.
-    return dict(orientation="h", x=0, xanchor="left", y=1.01, yanchor="bottom", len=1, thickness=8,
-                title=dict(text=title, side="top", font=dict(size=12)), tickfont=dict(size=11),
-                ticklabelposition="outside top")
+def _flat_colour_bar(title: str, height: int) -> dict[str, Any]:
+    # Lying flat above the map it takes height, not the width a phone lacks. Placed in
+    # pixels from the top, under the title (one placed relative to the plot area makes
+    # Plotly lift the title under the toolbar), with its own title below its ticks.
+    return dict(orientation="h", x=0, xanchor="left", yref="container", y=1 - (_TOOLBAR_PX + 28) / height,
+                yanchor="top", len=1, thickness=8, title=dict(text=title, side="bottom", font=dict(size=12)),
+                tickfont=dict(size=11))
 
 
 def _dash(name: str) -> str:
@@ -130,7 +136,7 @@ def contour_figure(surface: Surface, trajectories: Sequence[Trajectory], lang: s
     z, z_title = _colour_scale(surface, Z)
     fig = go.Figure(go.Contour(
         x=_f32(xs), y=_f32(ys), z=_f32(z), colorscale="Viridis", ncontours=30,
-        colorbar=_flat_colour_bar(z_title), showlegend=False,
+        colorbar=_flat_colour_bar(z_title, CONTOUR_HEIGHT), showlegend=False,
         hovertemplate=f"x=%{{x:.3f}}<br>y=%{{y:.3f}}<br>{z_title}=%{{z:.3g}}<extra></extra>",
     ))
     fig.add_trace(_markers(surface.minima, text("minimum", lang), "star"))
@@ -164,8 +170,8 @@ def contour_figure(surface: Surface, trajectories: Sequence[Trajectory], lang: s
               for k in steps]
     fig.frames = frames
     _finish(
-        fig, text("contour.title", lang, surface=surface_name(surface.name, lang)), top=118, bottom=150,
-        height=700, meta={"frames": frames},
+        fig, text("contour.title", lang, surface=surface_name(surface.name, lang)), CONTOUR_HEIGHT, top=118,
+        bottom=150, meta={"frames": frames},
         # Under the map: Play and Pause side by side, the step slider, then the legend, which
         # is pinned to the figure's foot: on a phone its rows wrap without moving the rest.
         sliders=[dict(
@@ -229,8 +235,7 @@ def surface_figure(surface: Surface, trajectories: Sequence[Trajectory], lang: s
         return dict(nticks=4, tickfont=dict(size=10), title=dict(text=title, font=dict(size=12)))
 
     # Looking from the (-x, -y) corner, above: valleys open towards the viewer.
-    _finish(fig, text("surface3d.title", lang, surface=surface_name(surface.name, lang)), bottom=8,
-            height=460,
+    _finish(fig, text("surface3d.title", lang, surface=surface_name(surface.name, lang)), 460, bottom=8,
             scene=dict(xaxis=axis("x"), yaxis=axis("y"), zaxis=axis(z_title), domain=dict(y=[0.18, 1]),
                        aspectmode="manual", aspectratio=dict(x=1, y=1, z=0.6),
                        camera=dict(eye=dict(x=-1.45, y=-1.65, z=1.25))))
@@ -256,7 +261,7 @@ def loss_figure(surface: Surface, trajectories: Sequence[Trajectory], lang: str 
                 hovertemplate=text("diverged_hover", lang, name=traj.name) + "<extra></extra>",
                 marker=dict(symbol="x", size=12, color=colour),
             ))
-    _finish(fig, text("loss.title", lang), height=460,
+    _finish(fig, text("loss.title", lang), 460,
             xaxis_title=text("loss.x", lang), yaxis_title=text("loss.y", lang))
     fig.update_layout(legend=dict(y=-0.2))
     fig.update_yaxes(type="log", exponentformat="power")
@@ -295,7 +300,8 @@ def step_figure(surface: Surface, traj: Trajectory, step: int, lang: str = EN) -
     gy = np.linspace(y0 - half, y0 + half, 60)
     z, z_title = _colour_scale(surface, surface.f(*np.meshgrid(gx, gy), np))
     fig = go.Figure(go.Contour(x=_f32(gx), y=_f32(gy), z=_f32(z), colorscale="Viridis",
-                               ncontours=25, colorbar=_flat_colour_bar(z_title), showlegend=False,
+                               ncontours=25, colorbar=_flat_colour_bar(z_title, STEP_HEIGHT),
+                               showlegend=False,
                                hoverinfo="skip"))
     lo, hi = max(0, k - 30), min(len(traj.xs), k + 2)
     fig.add_trace(go.Scatter(
@@ -330,7 +336,7 @@ def step_figure(surface: Surface, traj: Trajectory, step: int, lang: str = EN) -
                      after=traj.losses[k + 1])
     else:
         title = text("step.none", lang, name=traj.name)
-    _finish(fig, title, top=110, height=560)
+    _finish(fig, title, STEP_HEIGHT, top=110)
     fig.update_layout(legend=dict(y=-0.08))
     fig.update_xaxes(range=[x0 - half, x0 + half], constrain="domain")
     fig.update_yaxes(range=[y0 - half, y0 + half], scaleanchor="x", scaleratio=1, constrain="domain")
@@ -348,7 +354,8 @@ def batch_figures(result: BatchModesResult, lang: str = EN) -> tuple[go.Figure, 
     best = result.optimum_loss
     paths = go.Figure(go.Contour(
         x=_f32(ws), y=_f32(bs), z=_f32(np.log10(np.maximum(Z - best, 0.0) + 1e-6)),
-        colorscale="Viridis", ncontours=30, colorbar=_flat_colour_bar(text("batch.colour", lang)),
+        colorscale="Viridis", ncontours=30,
+        colorbar=_flat_colour_bar(text("batch.colour", lang), STEP_HEIGHT),
         showlegend=False, hoverinfo="skip",
     ))
     epochs, evals = go.Figure(), go.Figure()
@@ -370,11 +377,11 @@ def batch_figures(result: BatchModesResult, lang: str = EN) -> tuple[go.Figure, 
     paths.add_trace(_markers([result.start], text("start", lang), "circle"))
     paths.add_trace(_markers([result.optimum], text("batch.optimum", lang), "star"))
     model = text(f"model.{result.model}", lang)
-    _finish(paths, text("batch.paths", lang, model=model), top=118, height=560,
+    _finish(paths, text("batch.paths", lang, model=model), STEP_HEIGHT, top=118,
             xaxis_title=text("batch.w", lang), yaxis_title=text("batch.b", lang))
-    _finish(epochs, text("batch.per_epoch", lang), height=460,
+    _finish(epochs, text("batch.per_epoch", lang), 460,
             xaxis_title=text("batch.epoch", lang), yaxis_title=text("batch.gap", lang))
-    _finish(evals, text("batch.per_eval", lang), height=460,
+    _finish(evals, text("batch.per_eval", lang), 460,
             xaxis_title=text("batch.evals", lang), yaxis_title=text("batch.gap", lang))
     for fig in (paths, epochs, evals):
         fig.update_layout(legend=dict(y=-0.2))
