@@ -15,7 +15,7 @@ from tests.conftest import served
 
 # Tool names are the handlers' names; one per public endpoint of the suite.
 TOOLS = {"detect_endpoint", "anatomy_endpoint", "translate_endpoint", "pose_endpoint",
-         "optimize", "step_view", "batch_modes_run", "roi_endpoint", "detector_limits",
+         "optimize", "step_view", "best_learning_rates", "batch_modes_run", "roi_endpoint", "detector_limits",
          "convolution_endpoint", "compress_endpoint", "models_json"}
 
 
