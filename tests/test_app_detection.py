@@ -48,17 +48,46 @@ def _iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return box_iou(a, b)
 
 
-def test_loss_anatomy_on_a_generated_scene(client):
+def test_loss_anatomy_over_val_scenes_and_on_one_image(client):
     curve, mass, text, stats = client.predict(image=handle_file(str(SCENE)), model="tiny-retinanet-focal",
-                                              gamma=2.0, api_name="/loss_anatomy")
-    assert stats["labels_from"] == "the scene's annotations"
-    assert stats["anchors"] == stats["positives"] + stats["negatives"] + stats["ignored"]
-    assert stats["negatives"] > 100 * stats["positives"] > 0  # the imbalance the paper is about
-    # Focal loss takes the weight off easy anchors: their share drops as gamma grows.
-    shares = stats["focal_share_from_easy"]
-    assert shares["0.0"] == stats["ce_share_from_easy"]
-    assert shares["0.0"] > shares["1.0"] > shares["2.0"] > shares["5.0"]
-    assert curve.get("plot") and mass.get("plot") and "anchors" in text
+                                              gamma=2.0, scope="val", api_name="/loss_anatomy")
+    assert stats["labels_from"].startswith("val scenes 0–99")
+    assert stats["binary_terms"] == 5 * (stats["positive_anchors"] + stats["background_anchors"])
+    assert stats["background_anchors"] > 100 * stats["positive_anchors"] > 0  # the imbalance
+    shares = stats["easy_negative_share_of_loss"]
+    ce, fl = shares["α-balanced CE"], shares["focal loss"]
+    assert fl < ce  # focal loss takes the weight off easy negatives
+    # The sentence states the JSON's numbers.
+    assert f"{ce:.0%}" in text and f"{fl:.1%}" in text
+    assert curve.get("plot") and mass.get("plot")
+    # The share falls as gamma grows, and one image works too (its own annotations).
+    shares = [client.predict(image=handle_file(str(SCENE)), model="tiny-retinanet-focal", gamma=g,
+                             scope="image", api_name="/loss_anatomy")[3] for g in (0.0, 1.0, 2.0, 5.0)]
+    assert shares[0]["labels_from"] == "this scene's annotations"
+    grads = [s["easy_negative_share_of_gradient"]["focal loss"] for s in shares]
+    assert grads == sorted(grads, reverse=True) and grads[0] > grads[-1]
+
+
+def test_annotations_score_each_model_on_an_example_scene(client):
+    gallery, data = client.predict(image=handle_file(str(SCENE)), models=BUNDLED, score_threshold=0.3,
+                                   show_truth=True, api_name="/detect")
+    _, truth_boxes, _ = make_scene(1_000_011)
+    for item, result in zip(gallery, data["results"], strict=True):
+        scored = result["against_annotations"]
+        assert scored["tp"] + scored["fp"] == len(result["detections"])
+        assert scored["tp"] + scored["fn"] == len(truth_boxes)
+        assert f"{scored['tp']} right, {scored['fp']} wrong, {scored['fn']} missed" in item["caption"]
+        assert result["measured_ap"].startswith("AP ") and result["measured_ap"] in item["caption"]
+    assert data["notes"] == []
+
+
+def test_annotations_need_the_real_scene(client, tmp_path):
+    fake = tmp_path / "scene_1000011.png"
+    Image.open(ROOT / "examples" / "photos" / "cat.jpg").convert("RGB").resize((256, 256)).save(fake)
+    _, data = client.predict(image=handle_file(str(fake)), models=BUNDLED[:1], score_threshold=0.3,
+                             show_truth=True, api_name="/detect")
+    assert "against_annotations" not in data["results"][0]
+    assert any("Annotations are known only" in n for n in data["notes"])
 
 
 def test_pretrained_model_offline_is_named_and_bundled_ones_still_run(client):
@@ -123,7 +152,7 @@ def test_bad_detect_settings_get_plain_errors(client, models, threshold, message
 def test_missing_image_and_nan_threshold(client, app_url):
     with pytest.raises(AppError, match="No image"):
         client.predict(image=None, models=BUNDLED[:1], score_threshold=0.3, api_name="/detect")
-    event, data = raw_call(app_url, "detect", '{"data": [null, ["tiny-retinanet-focal"], NaN]}')
+    event, data = raw_call(app_url, "detect", '{"data": [null, ["tiny-retinanet-focal"], NaN, false]}')
     assert event == "error" and "score threshold" in data
     assert client.predict(api_name="/models")  # still serving
 

@@ -67,7 +67,7 @@ class RunConfig:
     objects: int  # objects per scene: the imbalance level
     seed: int
     lr: float
-    steps: int = 2500
+    steps: int = 2000
     batch_size: int = 8
     warmup: int = 200
     momentum: float = 0.9

@@ -1,14 +1,14 @@
-"""Plotly figures for the anatomy of the loss (no Gradio here)."""
+"""Plotly figures for the detection tab: the loss anatomy and the sweep's results (no Gradio here)."""
 
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-import torch
+from plotly.subplots import make_subplots
 
-from demos.detection.inference import ANATOMY_GAMMAS, Anatomy
+from demos.detection.anatomy import BINS, LOSS_NAMES, Anatomy
 
-BINS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.99, 1.0]
+ANATOMY_GAMMAS = (0.0, 0.5, 1.0, 2.0, 5.0)  # the curves of the paper's Figure 1
 _LAYOUT = dict(template="none", font=dict(family="Helvetica, Arial, sans-serif", size=13),
                margin=dict(l=60, r=20, t=50, b=55), height=420,
                legend=dict(x=0.98, y=0.97, xanchor="right", yanchor="top", bgcolor="rgba(255,255,255,0.8)"))
@@ -32,26 +32,114 @@ def focal_curve_figure(gamma: float) -> go.Figure:
     return fig
 
 
-def loss_mass_figure(an: Anatomy, gamma: float) -> go.Figure:
-    """Share of the image's total classification loss held by anchors in each p_t bin."""
-    focal = an.focal[gamma]  # computed by `inference.anatomy(..., gammas=(gamma, ...))`
-    edges = torch.tensor(BINS)
-    which = torch.bucketize(an.p_t.clamp(max=1 - 1e-9), edges[1:-1], right=True)  # (A,) bin index
+def loss_mass_figure(an: Anatomy) -> go.Figure:
+    """Share of the total loss and of the total |gradient| per p_t bin, for both losses as trained."""
     labels = [f"{lo:g}–{hi:g}" for lo, hi in zip(BINS[:-1], BINS[1:], strict=True)]
-    counts = torch.bincount(which, minlength=len(labels)).tolist()
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("share of the loss", "share of the gradient"),
+                        horizontal_spacing=0.1)
+    colours = {LOSS_NAMES[0]: "#d55e00", LOSS_NAMES[1]: "#0072b2"}
+    for col, part in ((1, an.loss), (2, an.grad)):
+        for name, shares in part.items():
+            label = name if name == LOSS_NAMES[0] else f"{name}, γ = {an.gamma:g}"
+            fig.add_trace(go.Bar(x=labels, y=100 * shares, name=label, marker_color=colours[name],
+                                 showlegend=col == 1, legendgroup=name), row=1, col=col)
+    _titled(fig, "Where the loss and its gradient come from, per p_t bin")
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title="p_t of the binary term (right: easy)", tickangle=-45)
+    fig.update_yaxes(title="% of the total", range=[0, 105], row=1, col=1)
+    fig.update_yaxes(range=[0, 105], row=1, col=2)
+    return fig
 
-    def shares(values: torch.Tensor) -> list[float]:
-        total = values.sum().clamp_min(1e-12)
-        return (torch.zeros(len(labels)).index_add_(0, which, values) / total * 100).tolist()
 
-    fig = go.Figure([
-        go.Bar(x=labels, y=shares(an.ce), name="cross-entropy", marker_color="#d55e00"),
-        go.Bar(x=labels, y=shares(focal), name=f"focal loss, γ = {gamma:g}", marker_color="#0072b2",
-               text=[f"{c} anchors" for c in counts], textposition="outside", textfont=dict(size=10)),
-    ])
-    fig.update_layout(barmode="group",
-                      title=dict(text="Where the loss comes from: share of the total per p_t bin", x=0.5),
-                      **_LAYOUT)
-    fig.update_xaxes(title="p_t of the anchor (right: easy, mostly background)")
-    fig.update_yaxes(title="% of the image's total loss", range=[0, 105])
+# ---------------------------------------------------------------- the sweep's results
+
+ARM_STYLE = {  # arm -> (legend name, colour)
+    "ce": ("α-balanced CE", "#d55e00"),
+    "focal": ("focal loss, γ = 2", "#0072b2"),
+    "ohem": ("OHEM (NMS 0.7, 128 per image, 1:3)", "#009e73"),
+    "hnm": ("SSD-style hard-negative mining", "#cc79a7"),
+}
+# Lin et al. 2017, Table 1b (RetinaNet R-50, 600 px, COCO minival): gamma -> (alpha, AP).
+PAPER_TABLE_1B = {0.0: (0.75, 31.1), 0.1: (0.75, 31.4), 0.2: (0.75, 31.9), 0.5: (0.5, 32.9),
+                  1.0: (0.25, 33.7), 2.0: (0.25, 34.0), 5.0: (0.25, 32.2)}
+GAMMA_ARMS = {"ce": 0.0, "focal-g0.5": 0.5, "focal-g1": 1.0, "focal": 2.0, "focal-g5": 5.0}
+_BELOW = dict(orientation="h", x=0.5, xanchor="center", y=-0.22, yanchor="top")
+
+
+def _titled(fig: go.Figure, title: str, right: int = 20) -> go.Figure:
+    """The shared look, with the legend under the plot so it never covers the title."""
+    fig.update_layout(title=dict(text=title, x=0.5),
+                      **(_LAYOUT | {"legend": _BELOW, "margin": dict(l=60, r=right, t=60, b=40)}))
+    return fig
+
+
+def _error_bars(rows: list[dict], kind: str, mean: list[float]) -> dict:
+    return dict(type="data", symmetric=False,
+                array=[100 * r[kind]["high"] - m for r, m in zip(rows, mean, strict=True)],
+                arrayminus=[m - 100 * r[kind]["low"] for r, m in zip(rows, mean, strict=True)])
+
+
+def _level_ratio(summary: dict) -> dict[int, float]:
+    return {row["objects"]: row["bg_per_fg_anchor"] for row in summary.get("levels", [])}
+
+
+def ap_vs_imbalance_figure(summary: dict, kind: str = "agnostic") -> go.Figure:
+    """AP (mean over seeds, 95 % CI) against background anchors per foreground anchor, per arm."""
+    ratio = _level_ratio(summary)
+    fig = go.Figure()
+    for arm, (name, colour) in ARM_STYLE.items():
+        rows = sorted((r for r in summary.get("cells", []) if r["arm"] == arm and r["objects"] in ratio),
+                      key=lambda r: ratio[r["objects"]])
+        if not rows:
+            continue
+        mean = [100 * r[kind]["mean"] for r in rows]
+        fig.add_trace(go.Scatter(
+            x=[ratio[r["objects"]] for r in rows], y=mean, mode="lines+markers", name=name,
+            line=dict(color=colour, width=2), error_y=_error_bars(rows, kind, mean),
+            text=[f"{r['objects']} object(s) per scene, {len(r['seeds'])} seed(s)" for r in rows],
+            hovertemplate="%{text}<br>1:%{x:.0f} → AP %{y:.1f}<extra></extra>"))
+    what = "class-agnostic AP (object vs background)" if kind == "agnostic" else "class-aware AP"
+    _titled(fig, f"{what} as the imbalance grows")
+    fig.update_xaxes(title="background anchors per foreground anchor (log)", type="log")
+    fig.update_yaxes(title="AP, mean of seeds with 95 % CI")
+    return fig
+
+
+def gamma_figure(summary: dict, objects: int = 1) -> go.Figure:
+    """The gamma sweep at one imbalance level beside the paper's Table 1b."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    cells = [r for r in summary.get("cells", []) if r["objects"] == objects and r["arm"] in GAMMA_ARMS]
+    rows = sorted(cells, key=lambda r: GAMMA_ARMS[r["arm"]])
+    if rows:
+        mean = [100 * r["agnostic"]["mean"] for r in rows]
+        fig.add_trace(go.Scatter(
+            x=[GAMMA_ARMS[r["arm"]] for r in rows], y=mean, mode="lines+markers",
+            name="here: class-agnostic AP", line=dict(color="#0072b2", width=2),
+            error_y=_error_bars(rows, "agnostic", mean)), secondary_y=False)
+    fig.add_trace(go.Scatter(x=list(PAPER_TABLE_1B), y=[ap for _, ap in PAPER_TABLE_1B.values()],
+                             mode="lines+markers", name="paper, Table 1b (COCO AP)",
+                             line=dict(color="#999999", dash="dot")), secondary_y=True)
+    _titled(fig, f"Focal loss γ at {objects} object(s) per scene, α paired as in the paper", right=60)
+    fig.update_xaxes(title="γ (0 is α-balanced CE)")
+    fig.update_yaxes(title="AP here", secondary_y=False)
+    fig.update_yaxes(title="AP in the paper", secondary_y=True, showgrid=False)
+    return fig
+
+
+def easy_share_figure(summary: dict, objects: int = 1) -> go.Figure:
+    """Share of the gradient from easy negatives during training, CE against focal loss."""
+    fig = go.Figure()
+    for arm in ("ce", "focal", "ohem"):
+        cells = summary.get("cells", [])
+        row = next((r for r in cells if r["arm"] == arm and r["objects"] == objects), None)
+        if row is None:
+            continue
+        points = [p for p in row["curve"] if "grad_share_easy_negatives" in p]
+        name, colour = ARM_STYLE[arm]
+        fig.add_trace(go.Scatter(x=[p["step"] for p in points],
+                                 y=[100 * p["grad_share_easy_negatives"] for p in points],
+                                 mode="lines+markers", name=name, line=dict(color=colour, width=2)))
+    _titled(fig, f"Gradient from easy negatives during training ({objects} object(s))")
+    fig.update_xaxes(title="training step")
+    fig.update_yaxes(title="% of |∂L/∂logit| from p_t > 0.9 negatives", range=[0, 100])
     return fig

@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--levels", default="1")
     p.add_argument("--seeds", default="0")
     p.add_argument("--lr", type=float)
-    p.add_argument("--steps", type=int, default=2500)
+    p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--eval-n", type=int, default=500)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)

@@ -1,8 +1,9 @@
-"""The detection tab: focal loss against CE and OHEM, and the real COCO detectors.
+"""The detection tab: the focal-loss experiment, the bundled detectors on an image, the
+anatomy of the loss, and the real COCO detectors.
 
-A thin adapter: validates input, calls `inference`, turns results into components.
-Endpoints: `/detect` (boxes from the chosen models) and `/loss_anatomy` (how CE and
-focal loss spread over one image's anchors).
+A thin adapter: validates input, calls `inference` and `anatomy`, turns results into
+components. Endpoints: `/detect` (boxes from the chosen models) and `/loss_anatomy`
+(where α-balanced CE and focal loss put their loss and gradient).
 """
 
 from __future__ import annotations
@@ -11,34 +12,41 @@ import functools
 from pathlib import Path
 
 import gradio as gr
+import torch
+from PIL import Image
 
-from demos.detection import plots
+from demos.detection import findings, plots
 from demos.detection import registry as zoo
-from demos.detection.inference import ANATOMY_GAMMAS, anatomy, detect, example_truth
+from demos.detection.anatomy import VAL_SCENES, anatomy_of_terms, image_terms, val_terms
+from demos.detection.inference import detect, example_truth, match_truth
 from shared import components as inputs
 from shared import ui
 from shared.device import gpu
 from shared.drawing import draw_boxes
 from shared.i18n import tr
-from shared.images import load_image
+from shared.images import BadInput, load_image
 from shared.loading import ModelUnavailable, availability
 from shared.registry import get_spec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PHOTO_DETECTOR = "retinanet_resnet50_fpn"
 MAX_SIDE = 1333  # torchvision's COCO detectors work at up to 1333 px anyway
+SHOW_SIDE = 512  # small scenes are drawn at this size, so boxes and labels stay legible
+SCOPES = {"val": f"{VAL_SCENES} val scenes", "image": "this image"}
 
 QUESTION = "How do one-stage detectors cope with few foreground and much background?"
 ANSWER = """\
 A dense detector scores ~10⁴–10⁵ anchors per image and only a handful cover an object.
 With plain cross-entropy the many *easy* background anchors, each with a small loss,
-add up to most of the total and swamp the gradient of the few hard ones. **Focal loss**
-multiplies CE by (1 − p_t)^γ, so well-classified anchors count almost nothing and
-training focuses on the hard ones, with no sampling (RetinaNet, Lin et al. 2017).
-**OHEM** instead keeps only the highest-loss anchors (here 1 positive : 3 negatives);
-**two-stage** detectors (Faster R-CNN) filter with proposals, then sample 1:3
-minibatches; **SSD** mines hard negatives at 3:1. Below: the same small detector trained
-three ways, the loss of every anchor of your image, and the published COCO models.
+can add up to most of the total and of the gradient. **Focal loss** multiplies CE by
+(1 − p_t)^γ, so well-classified terms count almost nothing, with no sampling
+(RetinaNet, Lin et al. 2017). The paper's **OHEM** instead scores every anchor, removes
+near-duplicates with NMS on the loss and trains on a fixed minibatch of the hardest
+(here 128 per image, at most a quarter positive); **SSD** keeps all positives and the
+3 hardest negatives per positive; **two-stage** detectors filter with proposals and
+sample 1:3 minibatches. Below, the same small detector is trained with each loss at four
+levels of imbalance, with seeds and intervals; what was measured, and where it agrees
+with the paper, is stated under the plots.
 """
 
 
@@ -47,12 +55,41 @@ def _validate(models: list[str] | None, score_threshold: float) -> tuple[list[st
     return names, ui.finite(score_threshold, "The score threshold", low=0.0, high=1.0)
 
 
+def _measured_ap(name: str) -> str:
+    spec = get_spec(name)
+    if spec.tier == "pretrained":
+        return f"COCO AP {spec.extra['box_ap']}"
+    return spec.reference_metric.split(" on ")[0]  # "AP 58.1" from "AP 58.1 on generated val scenes ..."
+
+
+def _drawn(picture: Image.Image, found, truth, scored: dict | None) -> Image.Image:
+    """The detections over the image (enlarged when small), with the annotations when known:
+    white boxes are the objects, ✗ marks a wrong detection and "missed" an object not found."""
+    factor = max(1, SHOW_SIDE // max(picture.size))
+    big = picture.resize((picture.width * factor, picture.height * factor), Image.NEAREST)
+    boxes = [[v * factor for v in b] for b in found.boxes]
+    labels = list(found.labels)
+    if truth is not None and scored is not None:
+        labels = [lab if ok else f"✗ {lab}" for lab, ok in zip(labels, scored["correct"], strict=True)]
+        missed = [[v * factor for v in truth[0][i].tolist()] for i in scored["missed"]]
+        objects = [[v * factor for v in b] for b in truth[0].tolist()]
+        big = draw_boxes(big, objects, [""] * len(objects), colour_ids=[-1] * len(objects))
+        big = draw_boxes(big, missed, ["missed"] * len(missed), colour_ids=[-1] * len(missed))
+    return draw_boxes(big, boxes, labels, found.scores, found.label_ids)
+
+
 @ui.handle_errors
 @gpu
-def detect_endpoint(image: str | None, models: list[str], score_threshold: float = 0.3):
-    """Run the chosen detectors; return one annotated image per model and JSON."""
+def detect_endpoint(image: str | None, models: list[str], score_threshold: float = 0.3,
+                    show_truth: bool = False):
+    """Run the chosen detectors; return one annotated image per model and JSON.
+
+    show_truth: for the generated example scenes, draw their annotations and count each
+    model's right and wrong detections and missed objects (IoU >= 0.5, same class).
+    """
     names, threshold = _validate(models, score_threshold)
     picture = load_image(image, max_side=MAX_SIDE)
+    truth = example_truth(image, picture.image) if show_truth else None
     gallery, results, missing = [], [], []
     for name in names:
         try:
@@ -61,40 +98,80 @@ def detect_endpoint(image: str | None, models: list[str], score_threshold: float
             missing.append(str(exc))
             results.append({"model": name, "error": str(exc)})
             continue
-        drawn = draw_boxes(picture.image, found.boxes, found.labels, found.scores, found.label_ids)
-        gallery.append((drawn, f"{name} · {len(found.boxes)} boxes · {found.seconds * 1000:.0f} ms"))
+        scored = match_truth(found, *truth) if truth is not None else None
+        caption = f"{name} · {_measured_ap(name)} · {len(found.boxes)} boxes"
+        if scored is not None:
+            caption += f" · {scored['tp']} right, {scored['fp']} wrong, {scored['fn']} missed"
+        gallery.append((_drawn(picture.image, found, truth, scored), caption))
         found.boxes = [[v * picture.scale for v in box] for box in found.boxes]
-        results.append(found.as_json())
+        result = found.as_json() | {"measured_ap": _measured_ap(name)}
+        if scored is not None:
+            result["against_annotations"] = {k: scored[k] for k in ("tp", "fp", "fn")}
+        results.append(result)
     if not gallery:
         raise ModelUnavailable(" ".join(missing))
     for message in missing:
         gr.Warning(message)
-    return gallery, {"image_size": list(picture.original_size), "notes": picture.notes, "results": results}
+    notes = list(picture.notes)
+    if show_truth and truth is None:
+        notes.append("Annotations are known only for the generated example scenes; none are drawn.")
+    return gallery, {"image_size": list(picture.original_size), "notes": notes, "results": results}
+
+
+def _counts_markdown(found: dict) -> str:
+    """The per-model line under the gallery: boxes, measured AP, and the score against the annotations."""
+    rows = ["| model | measured AP | boxes | right / wrong / missed | ms |", "|---|---|---:|---|---:|"]
+    for r in found.get("results", []) if isinstance(found, dict) else []:
+        if "error" in r:
+            rows.append(f"| {r['model']} | – | – | {r['error']} | – |")
+            continue
+        a = r.get("against_annotations")
+        score = f"{a['tp']} / {a['fp']} / {a['fn']}" if a else "–"
+        rows.append(f"| {r['model']} | {r['measured_ap']} | {len(r['detections'])} | {score} | "
+                    f"{r['seconds'] * 1000:.0f} |")
+    return "\n".join(rows) + "".join(f"\n\n{n}" for n in found.get("notes", []))
 
 
 @ui.handle_errors
 @gpu
-def anatomy_endpoint(image: str | None, model: str = zoo.bundled_name("focal"), gamma: float = 2.0):
-    """Per-anchor CE and focal loss of one image: counts, Figure 1 and the loss mass."""
-    if model not in zoo.detection_names("bundled"):
-        choices = ", ".join(zoo.detection_names("bundled"))
-        raise ValueError(f"The anatomy needs one of the bundled models: {choices}.")
+def anatomy_endpoint(image: str | None, model: str = zoo.bundled_name("focal"), gamma: float = 2.0,
+                     scope: str = "val"):
+    """Where α-balanced CE (α = 0.75) and focal loss (α = 0.25, this γ) put their loss and gradient,
+    per binary term (anchor × class), over 100 fixed val scenes (scope "val") or this image ("image")."""
+    bundled = zoo.detection_names("bundled")
+    if model not in bundled:
+        raise BadInput(f"The anatomy needs one of the bundled models: {', '.join(bundled)}.")
+    if scope not in SCOPES:
+        raise BadInput(f"The scope is 'val' ({SCOPES['val']}) or 'image' (this image), not {scope!r}.")
     gamma = ui.finite(gamma, "γ", low=0.0, high=10.0)
-    picture = load_image(image, max_side=MAX_SIDE)
-    # Annotations exist for the generated examples only, and are in 256 px scene pixels.
-    truth = example_truth(image) if picture.image.size == (256, 256) else None
-    an = anatomy(model, picture.image, truth, gammas=tuple(dict.fromkeys((gamma, *ANATOMY_GAMMAS))))
-    stats = an.as_json()
-    ce_easy, fl_easy = an.share_from_easy(an.ce), an.share_from_easy(an.focal[gamma])
+    if scope == "val":
+        terms, source = val_terms(model), f"val scenes 0–{VAL_SCENES - 1} and their annotations"
+    else:
+        picture = load_image(image, max_side=MAX_SIDE)
+        truth = example_truth(image, picture.image) if picture.image.size == (256, 256) else None
+        source = "this scene's annotations"
+        if truth is None:  # no annotations: the model's own confident detections stand in
+            found = detect(model, picture.image, score_threshold=0.5)
+            truth = (torch.tensor(found.boxes, dtype=torch.float32).reshape(-1, 4),
+                     torch.tensor(found.label_ids, dtype=torch.int64))
+            source = "the model's own detections with score ≥ 0.5 (this image has no annotations)"
+        terms = image_terms(model, picture.image, *truth)
+    an = anatomy_of_terms(terms, gamma, scope)
+    stats = an.as_json() | {"model": model, "labels_from": source}
+    ce, fl = plots.LOSS_NAMES
     text = (
-        f"**{stats['anchors']:,} anchors**: {stats['positives']} positive, {stats['negatives']:,} "
-        f"negative, {stats['ignored']} ignored — foreground : background = "
-        f"**{stats['foreground_to_background']}**. Labels from {stats['labels_from']}.\n\n"
-        f"Anchors the model already gets right (p_t > 0.9): {stats['easy_anchors_p_t_over_0.9']:,}. "
-        f"They hold **{ce_easy:.0%}** of the total cross-entropy but only **{fl_easy:.1%}** of the "
-        f"focal loss at γ = {gamma:g}."
+        f"**{an.terms:,} binary terms** (anchor × class) from {source}: {an.positive_terms:,} positive, "
+        f"1 : {stats['negative_terms_per_positive_term']:,.0f} per term; "
+        f"{an.background_anchors:,} background and {an.positive_anchors:,} foreground anchors "
+        f"(1 : {stats['background_per_foreground_anchor']:,.0f}). Logits from `{model}`.\n\n"
+        f"Easy negative terms (p_t > 0.9) hold **{an.easy_negative_loss[ce]:.0%}** of α-balanced CE's "
+        f"loss and **{an.easy_negative_grad[ce]:.0%}** of its gradient, against "
+        f"**{an.easy_negative_loss[fl]:.1%}** and **{an.easy_negative_grad[fl]:.1%}** for focal loss "
+        f"at γ = {gamma:g}. "
+        "These are this model's logits after training; how the share falls *during* training is the "
+        "sweep's plot above."
     )
-    return plots.focal_curve_figure(gamma), plots.loss_mass_figure(an, gamma), text, stats
+    return plots.focal_curve_figure(gamma), plots.loss_mass_figure(an), text, stats
 
 
 def _pretrained_table() -> str:
@@ -109,17 +186,42 @@ def _pretrained_table() -> str:
             "fetched on first use and cached.\n\n" + "\n".join(rows))
 
 
+def _experiment_section() -> None:
+    summary = findings.load_summary()
+    gr.Markdown(tr("detection.experiment_intro",
+                   "The same detector (a half-width RetinaNet) trained with each loss on generated scenes "
+                   "with 1, 2, 4 or 8 objects, so the background per object grows eightfold at the same "
+                   "cost. "
+                   "SGD with momentum, the learning rate tuned per loss on separate scenes, seeds paired "
+                   "across losses; AP on 500 val scenes per level with 95 % intervals over seeds and scenes. "
+                   "Class-agnostic AP asks only *object or background?*, the question focal loss is about."))
+    gr.Markdown(findings.headline(summary), elem_id="detection-findings")
+    with gr.Row():
+        gr.Plot(plots.ap_vs_imbalance_figure(summary, "agnostic"), show_label=False,
+                elem_id="detection-ap-vs-imbalance")
+        gr.Plot(plots.ap_vs_imbalance_figure(summary, "aware"), show_label=False)
+    with gr.Row():
+        gr.Plot(plots.gamma_figure(summary), show_label=False)
+        gr.Plot(plots.easy_share_figure(summary), show_label=False)
+    with gr.Accordion(tr("detection.experiment_table", "Every cell of the sweep"), open=False):
+        gr.Markdown(findings.table_markdown(summary))
+
+
 def create_demo() -> gr.Blocks:
     bundled = zoo.detection_names("bundled")
     scenes = sorted(str(p) for p in (EXAMPLES / "detection").glob("scene_*.png"))
     photos = sorted(str(p) for p in (EXAMPLES / "photos").glob("*.jpg"))
     with gr.Blocks() as demo:
         ui.intro("detection", QUESTION, ANSWER)
+        with gr.Accordion(tr("detection.experiment", "The experiment: focal loss, CE and OHEM as the "
+                                                     "imbalance grows"), open=True):
+            _experiment_section()
         # Outputs first (rendered further down), so the examples can be cached into them.
         gallery = gr.Gallery(label=tr("detection.gallery", "detections, one image per model"),
-                             columns=3, height=420, elem_id="detection-gallery", render=False,
-                             object_fit="contain", buttons=["download", "fullscreen"])
+                             columns=3, height="auto", elem_id="detection-gallery", render=False,
+                             object_fit="contain", buttons=["download", "fullscreen"], allow_preview=True)
         found = gr.JSON(show_label=False, render=False)
+        counts = gr.Markdown(render=False, elem_id="detection-counts")
         caching = ui.example_caching()
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
@@ -129,10 +231,12 @@ def create_demo() -> gr.Blocks:
                                               label=tr("detection.models", "models"))
                 threshold = inputs.Slider(0.05, 0.95, value=0.3, step=0.05,
                                           label=tr("detection.threshold", "score threshold"))
+                show_truth = gr.Checkbox(value=True, label=tr("detection.truth", "show the annotations "
+                                                                                  "(generated scenes)"))
                 run = gr.Button(tr("detection.run", "Detect"), variant="primary")
                 gr.Examples([[p] for p in scenes], inputs=[image], elem_id="detection-examples-scenes",
                             label=tr("detection.examples_scenes", "generated scenes (bundled models)"),
-                            fn=functools.partial(detect_endpoint, models=bundled),
+                            fn=functools.partial(detect_endpoint, models=bundled, show_truth=True),
                             outputs=[gallery, found], **caching)
                 # A photo example also picks RetinaNet, the detector that introduced focal loss.
                 gr.Examples([[p, [PHOTO_DETECTOR]] for p in photos], inputs=[image, models],
@@ -141,13 +245,16 @@ def create_demo() -> gr.Blocks:
                             fn=detect_endpoint, outputs=[gallery, found], **caching)
             with gr.Column(scale=2):
                 gallery.render()
+                counts.render()
                 with gr.Accordion(tr("detection.json", "Detections as JSON"), open=False):
                     found.render()
-        with gr.Accordion(tr("detection.anatomy", "The anatomy of the loss, on this image"), open=True):
+        with gr.Accordion(tr("detection.anatomy", "The anatomy of the loss"), open=True):
             with gr.Row():
                 anatomy_model = inputs.Dropdown(bundled, value=bundled[0] if bundled else None,
                                                 label=tr("detection.logits_from", "logits from"))
                 gamma = inputs.Slider(0, 5, value=2, step=0.1, label=tr("detection.gamma", "focal loss γ"))
+                scope = inputs.Radio([(v, k) for k, v in SCOPES.items()], value="val",
+                                     label=tr("detection.scope", "over"))
             stats_text = gr.Markdown()
             with gr.Row():
                 curve = gr.Plot(show_label=False)
@@ -157,15 +264,16 @@ def create_demo() -> gr.Blocks:
         with gr.Accordion(tr("detection.coco", "The published COCO detectors"), open=False):
             gr.Markdown(_pretrained_table())
 
-        detect_io = dict(fn=detect_endpoint, inputs=[image, models, threshold], outputs=[gallery, found],
-                         **ui.MODEL_QUEUE)
-        anatomy_io = dict(fn=anatomy_endpoint, inputs=[image, anatomy_model, gamma],
+        detect_io = dict(fn=detect_endpoint, inputs=[image, models, threshold, show_truth],
+                         outputs=[gallery, found], **ui.MODEL_QUEUE)
+        anatomy_io = dict(fn=anatomy_endpoint, inputs=[image, anatomy_model, gamma, scope],
                           outputs=[curve, mass, stats_text, stats], **ui.MODEL_QUEUE)
         run.click(**detect_io, api_name="detect")
-        gr.on([image.change, models.change, threshold.release], **detect_io, api_visibility="private",
-              trigger_mode="always_last")
-        gr.on([image.change, anatomy_model.change, gamma.release], **anatomy_io, api_name="loss_anatomy",
-              trigger_mode="always_last")
+        gr.on([image.change, models.change, threshold.release, show_truth.change], **detect_io,
+              api_visibility="private", trigger_mode="always_last")
+        found.change(_counts_markdown, found, counts, api_visibility="private", queue=False)
+        gr.on([image.change, anatomy_model.change, gamma.release, scope.change], **anatomy_io,
+              api_name="loss_anatomy", trigger_mode="always_last")
         demo.load(**detect_io, api_visibility="private")
         demo.load(**anatomy_io, api_visibility="private")
     return demo

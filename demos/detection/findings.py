@@ -1,0 +1,97 @@
+"""What the sweep found, in sentences and a table, written from results/summary.json.
+
+Every number the detection tab states about the experiment comes from here, so the
+text can never disagree with the plots beside it (tests/test_detection_findings.py).
+No Gradio, no scipy: the summary is computed by `python -m demos.detection.report`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SUMMARY = Path(__file__).resolve().parent / "results" / "summary.json"
+ARM_NAMES = {"ce": "α-balanced CE", "focal": "focal loss (γ = 2)", "ohem": "OHEM (paper's)",
+             "hnm": "SSD-style hard-negative mining", "focal-g0.5": "focal γ = 0.5",
+             "focal-g1": "focal γ = 1", "focal-g5": "focal γ = 5",
+             "ce-noprior": "α-CE without the prior init"}
+MAIN = ("ce", "focal", "ohem")
+
+
+def load_summary(path: Path = SUMMARY) -> dict:
+    """The sweep's summary, or an empty one (the tab then says no run has finished)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"cells": [], "tuning": [], "levels": [], "runs": 0}
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def _ci(stat: dict) -> str:
+    return f"{_pct(stat['mean'])} [{_pct(stat['low'])}, {_pct(stat['high'])}]"
+
+
+def cell(summary: dict, arm: str, objects: int) -> dict | None:
+    return next((c for c in summary.get("cells", []) if c["arm"] == arm and c["objects"] == objects), None)
+
+
+def verdict(gap: dict | None) -> str:
+    """'ahead', 'behind' or 'level' for focal − other, judged by whether the interval excludes 0."""
+    if gap is None:
+        return "not compared yet"
+    if gap["low"] > 0:
+        return "ahead"
+    if gap["high"] < 0:
+        return "behind"
+    return "level (the interval includes 0)"
+
+
+def _seeds(n: int) -> str:
+    return f"{n} seed" + ("s" if n > 1 else "")
+
+
+def level_sentence(summary: dict, objects: int) -> str | None:
+    """One level's result: each main arm's class-agnostic AP with its interval, and focal's gaps."""
+    rows = {arm: cell(summary, arm, objects) for arm in MAIN}
+    if not any(rows.values()):
+        return None
+    ratio = {r["objects"]: r["bg_per_fg_anchor"] for r in summary.get("levels", [])}.get(objects)
+    head = f"**{objects} object{'s' if objects > 1 else ''} per scene**"
+    if ratio:
+        head += f" (1 : {ratio:,.0f} foreground : background anchors)"
+    parts = [f"{ARM_NAMES[a]} {_ci(r['agnostic'])} ({_seeds(len(r['seeds']))})" for a, r in rows.items() if r]
+    gaps = [f"focal − {ARM_NAMES[a]} = {_pct(r['focal_minus_this']['mean'])} points, focal "
+            f"{verdict(r['focal_minus_this'])}" for a, r in rows.items()
+            if r and a != "focal" and r.get("focal_minus_this")]
+    return f"{head}: class-agnostic AP " + "; ".join(parts) + (". " + "; ".join(gaps) + "." if gaps else ".")
+
+
+def headline(summary: dict) -> str:
+    """The experiment in a few sentences, for the tab and the README."""
+    finished = summary.get("runs", 0)
+    if not summary.get("cells"):
+        tuned = len(summary.get("tuning", []))
+        return (f"No main run has finished yet ({tuned} learning-rate tuning runs done). The sweep is "
+                "resumable: `python -m demos.detection.sweep --workers 2`.")
+    levels = sorted({c["objects"] for c in summary["cells"]}, reverse=True)
+    sentences = [s for s in (level_sentence(summary, lv) for lv in levels) if s]
+    note = (f"{finished} runs finished so far; cells with one seed have intervals from the val scenes "
+            "only, so they understate the noise between training runs.")
+    return "\n\n".join([*sentences, note])
+
+
+def table_markdown(summary: dict) -> str:
+    """Every cell: AP class-agnostic and class-aware with intervals, and what the confident detections are."""
+    rows = ["| arm | objects / scene | seeds | lr | class-agnostic AP [95 % CI] | class-aware AP [95 % CI] "
+            "| wrong class | background | missed |",
+            "|---|---:|---:|---:|---|---|---:|---:|---:|"]
+    for c in sorted(summary.get("cells", []), key=lambda c: (-c["objects"], c["arm"])):
+        e = c["errors"]
+        name = ARM_NAMES.get(c["arm"], c["arm"])
+        rows.append(f"| {name} | {c['objects']} | {len(c['seeds'])} | {c['lr']:g} | {_ci(c['agnostic'])} "
+                    f"| {_ci(c['aware'])} | {e['wrong_class']:.0f} | {e['background']:.0f} "
+                    f"| {e['missed']:.0f} |")
+    return "\n".join(rows)
