@@ -49,8 +49,10 @@ PARAMS: dict[str, list[tuple[str, Any]]] = {
     "/step_view": [("surface", "Rosenbrock"), ("optimizer", "Adam"), ("step", 5), *_HYPER],
     "/batch_modes": [("model", "linear"), ("n_samples", 64), ("batch_size", 8), ("epochs", 3), ("lr", 0.05),
                      ("seed", 0)],
-    "/detect": [("image", IMAGE), ("models", ["tiny-retinanet-focal"]), ("score_threshold", 0.3)],
-    "/loss_anatomy": [("image", IMAGE), ("model", "tiny-retinanet-focal"), ("gamma", 2.0)],
+    "/detect": [("image", IMAGE), ("models", ["tiny-retinanet-focal"]), ("score_threshold", 0.3),
+                ("show_truth", False)],
+    "/loss_anatomy": [("image", IMAGE), ("model", "tiny-retinanet-focal"), ("gamma", 2.0),
+                      ("scope", "image")],
     "/translate": [("image", IMAGE), ("model", "cyclegan-plain2striped"), ("direction", "A→B")],
     "/pose": [("image", IMAGE), ("methods", ["tiny-topdown-pose", "tiny-bottomup-pose"]),
               ("keypoint_threshold", 0.2), ("person_threshold", 0.2)],
@@ -73,7 +75,7 @@ NUMBERS = {ep: [name for name, value in params if name not in ("surface", "optim
                                                                  "models", "methods", "direction", "image",
                                                                  "features", "aligned", "source",
                                                                  "boxes_json", "mixed_classes", "init",
-                                                                 "huffman")]
+                                                                 "huffman", "show_truth", "scope")]
            for ep, params in PARAMS.items()}
 # What a message about each number must mention (case-insensitive).
 LABELS = {"lr": "learning rate", "steps": "steps", "x0": "start x", "y0": "start y", "momentum": "momentum",
