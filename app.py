@@ -13,10 +13,10 @@ import spaces  # noqa: F401
 
 import argparse
 import importlib
-import os
 
 import gradio as gr
 
+from shared import settings
 from shared.i18n import I18N, tr
 from shared.device import configure_threads
 from shared.ui import MODEL_CONCURRENCY, QUEUE_MAX_SIZE, create_models_demo, open_tab_from_link
@@ -95,13 +95,13 @@ def build_app(names: list[str] | None = None) -> gr.Blocks:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    env = settings.serve_defaults()  # DEMO, GRADIO_SERVER_NAME, GRADIO_SERVER_PORT, MAX_FILE_SIZE
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--demo", default=os.environ.get("DEMO", ""), help=f"serve one tab: {', '.join(DEMOS)}")
-    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    p.add_argument("--demo", default=env["demo"], help=f"serve one tab: {', '.join(DEMOS)}")
+    p.add_argument("--host", default=env["host"])
+    p.add_argument("--port", type=int, default=env["port"])
     p.add_argument("--share", action="store_true", help="create a public share link (off by default)")
-    p.add_argument("--max-file-size", default=os.environ.get("MAX_FILE_SIZE", "20mb"),
-                   help="largest upload accepted, e.g. 20mb")
+    p.add_argument("--max-file-size", default=env["max_file_size"], help="largest upload accepted, e.g. 20mb")
     p.add_argument("--mcp", action="store_true", help="also serve every tab's API as MCP tools")
     return p.parse_args(argv)
 

@@ -12,7 +12,6 @@ and again after the load. Goals: no failed request; memory growth under 10 %.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import threading
@@ -210,9 +209,8 @@ def table(result: Result) -> str:
 
 
 def report(result: Result) -> str:
-    from shared import device
+    from shared import device, settings
 
-    queue = os.environ.get("VISIONLAB_MODEL_CONCURRENCY", "")
     header = (
         "# Load test\n\n"
         "`python -m benchmarks.load` launches `python app.py` in its own process and drives it with "
@@ -220,7 +218,7 @@ def report(result: Result) -> str:
         "the client sees it: upload, queue wait, compute, download of the pictures). The load "
         "generator runs on the same machine as the app, so it takes a share of the same cores.\n\n"
         f"Machine: {device.describe()}, {time.strftime('%Y-%m-%d')}.\n"
-        + (f"Model pool size from VISIONLAB_MODEL_CONCURRENCY={queue}.\n" if queue else "")
+        + f"Model pool size (VISIONLAB_MODEL_CONCURRENCY): {settings.MODEL_CONCURRENCY}.\n"
     )
     failures = ""
     if result.failures:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import platform
 from collections.abc import Callable
 from typing import TypeVar
+
+from shared import settings
 
 # OpenMP threads that wait for work sleep instead of spinning. With spinning (libgomp's
 # default) a model's threads burn the cores while they wait for each other, and as soon
@@ -26,14 +29,13 @@ import torch  # noqa: E402
 F = TypeVar("F", bound=Callable)
 
 
-def on_zerogpu() -> bool:
-    return os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
+on_zerogpu = settings.on_zerogpu
 
 
 @functools.cache
 def pick_device() -> torch.device:
     """The device models are moved to at load time."""
-    wanted = os.environ.get("DEVICE", "").strip().lower()
+    wanted = settings.device_override()
     if wanted:
         return torch.device(wanted)
     if on_zerogpu() or torch.cuda.is_available():
@@ -86,16 +88,22 @@ def configure_threads(concurrency: int | None = None) -> int:
     once on 2 cores then run 4 busy threads on 2 cores, and OpenMP threads that wait
     for each other while descheduled turn a 20 ms model into hundreds of ms. So the
     threads per call are cores // concurrency, where concurrency is how many model
-    calls the app lets run at once (VISIONLAB_MODEL_CONCURRENCY, default 1: then a call
-    keeps every core). VISIONLAB_TORCH_THREADS overrides the result.
+    calls the app lets run at once (`settings.MODEL_CONCURRENCY`, the same number that
+    sizes the app's model pool). VISIONLAB_TORCH_THREADS overrides the result.
     """
     if concurrency is None:
-        concurrency = int(os.environ.get("VISIONLAB_MODEL_CONCURRENCY", "1") or 1)
-    wanted = os.environ.get("VISIONLAB_TORCH_THREADS", "").strip()
-    threads = int(wanted) if wanted else usable_cores() // max(1, concurrency)
-    threads = max(1, threads)
+        concurrency = settings.MODEL_CONCURRENCY
+    wanted = settings.torch_threads()
+    threads = max(1, wanted if wanted is not None else usable_cores() // max(1, concurrency))
     torch.set_num_threads(threads)
     return threads
+
+
+def machine_description() -> str:
+    """The machine a training run or a measurement ran on, for model cards and reports."""
+    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores "
+            f"({torch.get_num_threads()} torch threads), Python {platform.python_version()}, "
+            f"torch {torch.__version__}")
 
 
 def describe() -> str:

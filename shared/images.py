@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from shared.validation import BadInput
+
+__all__ = ["BadInput", "InputImage", "load_image"]
+
 MAX_PIXELS = 40_000_000  # refuse to decode more than 40 megapixels (a 7000x5700 photo)
 MIN_SIDE = 16
-
-
-class BadInput(ValueError):
-    """The request cannot be served as sent; the message is written for the user."""
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import re
 import threading
 from collections import Counter, OrderedDict
@@ -19,6 +18,7 @@ from typing import Any
 import torch
 
 from shared import device as devices
+from shared import settings
 from shared.registry import BundledFile, HubFile, ModelSpec, UrlFile, get_spec, specs
 
 
@@ -26,10 +26,7 @@ class ModelUnavailable(RuntimeError):
     """A model cannot be served right now; the message is written for the user."""
 
 
-def offline() -> bool:
-    """True when no download may be attempted (set on machines without internet)."""
-    flags = (os.environ.get("VISIONLAB_OFFLINE", ""), os.environ.get("HF_HUB_OFFLINE", ""))
-    return any(f.lower() in ("1", "true", "yes") for f in flags)
+offline = settings.offline  # no download may be attempted (machines without internet)
 
 
 # ---------------------------------------------------------------- where weights live
@@ -265,7 +262,7 @@ class ModelCache:
             self._models.clear()
 
 
-CACHE = ModelCache(int(float(os.environ.get("MODEL_CACHE_MB", "2048")) * 2**20))
+CACHE = ModelCache(int(settings.MODEL_CACHE_MB * 2**20))
 
 
 def get_model(name: str) -> Any:

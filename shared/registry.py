@@ -2,22 +2,24 @@
 
 Dropdowns, the `/models` endpoint, README tables and tests are all derived from it,
 so a model's name is written exactly once: in the `ModelSpec` its demo registers.
-Two tiers (see DESIGN.md): *bundled* checkpoints trained by this project and shipped
-in `checkpoints/`, and *pretrained* published checkpoints fetched on first use.
+Two tiers (docs/ARCHITECTURE.md, "Two tiers of models"): *bundled* checkpoints trained
+by this project and shipped in `checkpoints/`, and *pretrained* published checkpoints
+fetched on first use.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-ROOT = Path(__file__).resolve().parent.parent
+from shared import settings
+
+ROOT = settings.ROOT
 # VISIONLAB_CHECKPOINTS points the bundled tier elsewhere, e.g. at freshly trained files.
-CHECKPOINTS = Path(os.environ.get("VISIONLAB_CHECKPOINTS", ROOT / "checkpoints"))
+CHECKPOINTS = settings.CHECKPOINTS
 
 Tier = Literal["bundled", "pretrained"]
 
@@ -89,11 +91,8 @@ class ModelSpec:
     @property
     def source(self) -> str:
         w = self.weights
-        if isinstance(w, BundledFile):
-            return f"checkpoints/{w.filename}"
-        if isinstance(w, HubFile):
-            return w.url
-        return w.url
+        # Hub and URL files both carry their address as `url`.
+        return f"checkpoints/{w.filename}" if isinstance(w, BundledFile) else w.url
 
 
 _REGISTRY: dict[str, ModelSpec] = {}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -19,10 +18,13 @@ import gradio as gr
 import torch
 from gradio import processing_utils
 
+from shared import settings
 from shared.i18n import tr
-from shared.images import BadInput
 from shared.loading import ModelUnavailable, availability, models_table
 from shared.registry import get_spec
+from shared.validation import BadInput, finite
+
+__all__ = ["finite"]  # re-exported: the tabs check their numbers with `ui.finite`
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("visionlab")
@@ -34,8 +36,8 @@ log = logging.getLogger("visionlab")
 # four at a time gained nothing and doubled the optimizer playground's latency. The
 # playground (pure Python) and the registry listing have pools of their own, so they
 # stay quick while models run. VISIONLAB_MODEL_CONCURRENCY resizes the model pool for
-# other hardware (a GPU with memory to spare, many cores).
-MODEL_CONCURRENCY = max(1, int(os.environ.get("VISIONLAB_MODEL_CONCURRENCY", "2")))
+# other hardware (a GPU with memory to spare, many cores); see shared.settings.
+MODEL_CONCURRENCY = settings.MODEL_CONCURRENCY
 MODEL_QUEUE: dict[str, Any] = {"concurrency_id": "model", "concurrency_limit": MODEL_CONCURRENCY}
 LIGHT_QUEUE: dict[str, Any] = {"concurrency_id": "light", "concurrency_limit": 2}
 REGISTRY_QUEUE: dict[str, Any] = {"concurrency_id": "registry", "concurrency_limit": 4}
@@ -69,15 +71,12 @@ def _save_pil_to_cache_atomically(img: Any, cache_dir: str, name: str = "image",
 
 processing_utils.save_pil_to_cache = _save_pil_to_cache_atomically
 
-# Errors whose message is already written for the person using the demo.
-USER_ERRORS = (BadInput, ModelUnavailable, ValueError, KeyError)
-
-
-def user_message(exc: BaseException) -> str:
-    # KeyError's str() wraps the message in quotes; take the argument itself.
-    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-
-
+# The project's own errors, whose message is written for the person using the demo. Any
+# other exception (a ValueError or KeyError from deep inside torch or our own code
+# included) is a fault of the suite: its text is logged, never shown.
+USER_ERRORS = (BadInput, ModelUnavailable)
+INTERNAL_ERROR = ("Something went wrong while computing this. The server is still running: "
+                  "try other settings or another input.")
 OUT_OF_MEMORY = "The GPU ran out of memory for this image; try a smaller image."
 
 
@@ -100,10 +99,11 @@ def free_accelerator_memory() -> None:
 def handle_errors(fn: F) -> F:
     """Turn any failure inside a handler into a `gr.Error` with a plain message.
 
-    Expected failures (bad input, a model that needs a download) show their own
-    message; running out of GPU memory says so and frees the cache, so the next request
-    works; anything else is logged with its traceback and reported briefly, so the
-    visitor never sees a stack trace and the worker keeps serving.
+    The project's own errors (`USER_ERRORS`: bad input, a model that needs a download)
+    show their message; running out of GPU memory says so and frees the cache, so the
+    next request works; anything else is logged with its traceback and answered with one
+    generic sentence, so the visitor never sees a stack trace or an internal message and
+    the worker keeps serving.
     """
 
     @functools.wraps(fn)
@@ -113,36 +113,16 @@ def handle_errors(fn: F) -> F:
         except gr.Error:
             raise
         except USER_ERRORS as exc:
-            raise gr.Error(user_message(exc), print_exception=False) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         except Exception as exc:
             if out_of_memory(exc):
                 log.warning("out of memory in %s: %s", fn.__name__, (str(exc).splitlines() or [""])[0])
                 free_accelerator_memory()
                 raise gr.Error(OUT_OF_MEMORY, print_exception=False) from None
-            log.exception("unexpected failure in %s", fn.__name__)
-            raise gr.Error(
-                f"Something went wrong while computing this ({type(exc).__name__}). "
-                "The server is still running: try other settings or another input.",
-                print_exception=False,
-            ) from None
+            log.exception("unexpected failure in %s", fn.__name__)  # the details, for the log only
+            raise gr.Error(INTERNAL_ERROR, print_exception=False) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def finite(value: float, name: str, *, low: float | None = None, high: float | None = None,
-           strictly_positive: bool = False) -> float:
-    """Check one number from the UI or the API and say plainly what is wrong with it."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, not {value!r}.") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, not {value}.")
-    if strictly_positive and value <= 0:
-        raise ValueError(f"{name} must be greater than 0 (got {value}).")
-    if low is not None and value < low or high is not None and value > high:
-        raise ValueError(f"{name} must be between {low} and {high} (got {value}).")
-    return value
 
 
 def model_choices(names: list[str]) -> list[tuple[str, str]]:
@@ -157,13 +137,25 @@ def model_choices(names: list[str]) -> list[tuple[str, str]]:
 def chosen_models(chosen: list[str] | str | None, known: list[str], what: str = "model") -> list[str]:
     """The picked names, validated against `known` and de-duplicated in order."""
     if not chosen:
-        raise ValueError(f"Choose at least one {what}.")
+        raise BadInput(f"Choose at least one {what}.")
     if isinstance(chosen, str):
         chosen = [chosen]
     unknown = [m for m in chosen if m not in known]
     if unknown:
-        raise ValueError(f"Unknown {what} {unknown[0]!r}. Choose from: {', '.join(known)}.")
+        raise BadInput(f"Unknown {what} {unknown[0]!r}. Choose from: {', '.join(known)}.")
     return list(dict.fromkeys(chosen))
+
+
+def report_unavailable(missing: list[str], served: int) -> None:
+    """After a handler ran each chosen model: the messages of those that could not run.
+
+    None ran (`served == 0`): the request fails with all their messages. Some ran: each
+    message becomes a warning beside the results the others produced.
+    """
+    if not served:
+        raise ModelUnavailable(" ".join(missing))
+    for message in missing:
+        gr.Warning(message)
 
 
 def intro(demo: str, question: str, answer_md: str) -> None:
@@ -186,8 +178,9 @@ def example_caching() -> dict[str, Any]:
     """How `gr.Examples` caches: lazily on Spaces (the first click computes an example,
     later visitors get it at once), not at all elsewhere, where a click fills the
     inputs and the tab's own change events compute the result."""
-    on_spaces = os.getenv("SYSTEM") == "spaces" or os.getenv("VISIONLAB_CACHE_EXAMPLES") == "1"
-    return {"cache_examples": True, "cache_mode": "lazy"} if on_spaces else {"cache_examples": False}
+    if settings.cache_examples():
+        return {"cache_examples": True, "cache_mode": "lazy"}
+    return {"cache_examples": False}
 
 
 def models_json() -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from shared import components as inputs
 from shared import ui
 from shared.device import gpu
 from shared.i18n import tr
-from shared.images import load_image
+from shared.images import BadInput, load_image
 from shared.loading import availability
 from shared.registry import get_spec
 
@@ -61,16 +61,16 @@ def _choices() -> list[tuple[str, str]]:
 
 def _resolve(model: str, direction: str) -> str:
     if not model:
-        raise ValueError(f"Choose a model: {', '.join(zoo.cyclegan_names())}.")
+        raise BadInput(f"Choose a model: {', '.join(zoo.cyclegan_names())}.")
     if model not in zoo.cyclegan_names():
-        raise ValueError(f"Unknown model {model!r}. Choose from: {', '.join(zoo.cyclegan_names())}.")
+        raise BadInput(f"Unknown model {model!r}. Choose from: {', '.join(zoo.cyclegan_names())}.")
     if direction not in DIRECTIONS:
-        raise ValueError(f"The direction must be 'A→B' or 'B→A', not {direction!r}.")
+        raise BadInput(f"The direction must be 'A→B' or 'B→A', not {direction!r}.")
     if direction == "A→B":
         return model
     back = reverse_of(model)
     if back is None:
-        raise ValueError(f"{model} has no published reverse generator, so only A→B is available.")
+        raise BadInput(f"{model} has no published reverse generator, so only A→B is available.")
     return back
 
 

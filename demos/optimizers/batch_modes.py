@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from demos.optimizers import texts
+from shared.validation import BadInput
 
 MODELS: tuple[str, ...] = ("linear", "logistic")
 DEFAULT_LR = {"linear": 0.1, "logistic": 0.5}
@@ -138,27 +139,27 @@ def validate_batch_inputs(model: str, n_samples: int, batch_size: int,
                           epochs: int, lr: float, seed: int) -> None:
     """Raise ``ValueError`` in plain words for inputs the panel cannot run."""
     if not model:
-        raise ValueError("Choose a model: 'linear' or 'logistic'.")
+        raise BadInput("Choose a model: 'linear' or 'logistic'.")
     if model not in MODELS:
-        raise ValueError(f"Unknown model {model!r}. Choose 'linear' or 'logistic'.")
+        raise BadInput(f"Unknown model {model!r}. Choose 'linear' or 'logistic'.")
 
     def whole(value: Any, label: str, low: int, high: int) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
                 or not low <= value <= high:
-            raise ValueError(f"{label} must be a whole number from {low} to {high}.")
+            raise BadInput(f"{label} must be a whole number from {low} to {high}.")
 
     whole(n_samples, "The number of samples", 16, MAX_SAMPLES)
     whole(batch_size, "The mini-batch size", 1, n_samples)
     whole(epochs, "The number of epochs", 1, MAX_EPOCHS)
     whole(seed, "The seed", 0, 2**32 - 1)
     if n_samples * epochs > MAX_SAMPLE_PASSES:
-        raise ValueError(
+        raise BadInput(
             f"Samples x epochs must be at most {MAX_SAMPLE_PASSES} so the SGD run "
             "stays quick; use fewer samples or fewer epochs."
         )
     if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)) \
             or not math.isfinite(lr) or not 0 < lr <= 100:
-        raise ValueError("The learning rate must be a number greater than 0 and at most 100.")
+        raise BadInput("The learning rate must be a number greater than 0 and at most 100.")
 
 
 def _path_losses(data: Dataset, ws: list[float], bs: list[float]) -> list[float]:

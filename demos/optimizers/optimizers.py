@@ -24,6 +24,7 @@ import numpy as np
 from demos.optimizers import update_rules
 from demos.optimizers.surfaces import SURFACE_NAMES, Surface, get_surface
 from demos.optimizers.update_rules import EXPLANATIONS, OPTIMIZER_NAMES, default_eps
+from shared.validation import BadInput, finite
 
 __all__ = [
     "EXPLANATIONS", "OPTIMIZER_NAMES", "Hyper", "Trajectory", "default_eps",
@@ -82,64 +83,47 @@ class Trajectory:
     diverged_at: int | None = None
 
 
-def _check_number(value: Any, label: str, *, low: float | None = None,
-                  high: float | None = None, low_open: bool = False,
-                  high_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{label} must be a number, got {value!r}.")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{label} must be a finite number, got {value}.")
-    if low is not None and (value <= low if low_open else value < low):
-        bound = "greater than" if low_open else "at least"
-        raise ValueError(f"{label} must be {bound} {low:g}, got {value:g}.")
-    if high is not None and (value >= high if high_open else value > high):
-        bound = "less than" if high_open else "at most"
-        raise ValueError(f"{label} must be {bound} {high:g}, got {value:g}.")
-    return value
-
-
 def validate_hyper(hyper: Hyper) -> None:
-    """Raise ``ValueError`` with a plain-English message for a bad setting."""
-    _check_number(hyper.lr, "The learning rate", low=0.0, low_open=True)
-    _check_number(hyper.momentum, "Momentum", low=0.0, high=1.0, high_open=True)
-    _check_number(hyper.beta1, "beta1", low=0.0, high=1.0, high_open=True)
-    _check_number(hyper.beta2, "beta2", low=0.0, high=1.0, high_open=True)
-    _check_number(hyper.rho, "Adadelta's rho", low=0.0, high=1.0, high_open=True)
-    _check_number(hyper.alpha, "RMSprop's alpha", low=0.0, high=1.0, high_open=True)
+    """Raise ``BadInput`` with a plain-English message for a bad setting."""
+    finite(hyper.lr, "The learning rate", low=0.0, low_open=True)
+    finite(hyper.momentum, "Momentum", low=0.0, high=1.0, high_open=True)
+    finite(hyper.beta1, "beta1", low=0.0, high=1.0, high_open=True)
+    finite(hyper.beta2, "beta2", low=0.0, high=1.0, high_open=True)
+    finite(hyper.rho, "Adadelta's rho", low=0.0, high=1.0, high_open=True)
+    finite(hyper.alpha, "RMSprop's alpha", low=0.0, high=1.0, high_open=True)
     if hyper.eps is not None:
-        _check_number(hyper.eps, "Epsilon", low=0.0, low_open=True)
-    _check_number(hyper.weight_decay, "Weight decay", low=0.0)
-    _check_number(hyper.adadelta_lr, "Adadelta's learning rate", low=0.0, low_open=True)
+        finite(hyper.eps, "Epsilon", low=0.0, low_open=True)
+    finite(hyper.weight_decay, "Weight decay", low=0.0)
+    finite(hyper.adadelta_lr, "Adadelta's learning rate", low=0.0, low_open=True)
     for name, lr in hyper.lrs.items():
         if name not in OPTIMIZER_NAMES:
-            raise ValueError(f"Unknown optimizer {name!r}. Choose from: {', '.join(OPTIMIZER_NAMES)}.")
-        _check_number(lr, f"The learning rate of {name}", low=0.0, low_open=True)
-    _check_number(hyper.noise, "Gradient noise", low=0.0)
+            raise BadInput(f"Unknown optimizer {name!r}. Choose from: {', '.join(OPTIMIZER_NAMES)}.")
+        finite(lr, f"The learning rate of {name}", low=0.0, low_open=True)
+    finite(hyper.noise, "Gradient noise", low=0.0)
     if isinstance(hyper.seed, bool) or not isinstance(hyper.seed, (int, np.integer)) \
             or not 0 <= hyper.seed < 2**32:
-        raise ValueError(f"The seed must be a whole number from 0 to 2**32 - 1, got {hyper.seed!r}.")
+        raise BadInput(f"The seed must be a whole number from 0 to 2**32 - 1, got {hyper.seed!r}.")
 
 
 def validate_run(surface_name: str, names: list[str] | tuple[str, ...],
                  steps: int, x0: float = 0.0, y0: float = 0.0) -> None:
-    """Check the non-hyperparameter inputs of a run; raise ``ValueError``."""
+    """Check the non-hyperparameter inputs of a run; raise ``BadInput``."""
     if surface_name not in SURFACE_NAMES:
-        raise ValueError(
+        raise BadInput(
             f"Unknown surface {surface_name!r}. Choose one of: {', '.join(SURFACE_NAMES)}."
         )
     if not names:
-        raise ValueError("Pick at least one optimizer.")
+        raise BadInput("Pick at least one optimizer.")
     unknown = [n for n in names if n not in OPTIMIZER_NAMES]
     if unknown:
-        raise ValueError(
+        raise BadInput(
             f"Unknown optimizer {unknown[0]!r}. Choose from: {', '.join(OPTIMIZER_NAMES)}."
         )
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) \
             or not 1 <= steps <= MAX_STEPS:
-        raise ValueError(f"The number of steps must be a whole number from 1 to {MAX_STEPS}.")
-    _check_number(x0, "The start x", low=-MAX_COORD, high=MAX_COORD)
-    _check_number(y0, "The start y", low=-MAX_COORD, high=MAX_COORD)
+        raise BadInput(f"The number of steps must be a whole number from 1 to {MAX_STEPS}.")
+    finite(x0, "The start x", low=-MAX_COORD, high=MAX_COORD)
+    finite(y0, "The start y", low=-MAX_COORD, high=MAX_COORD)
 
 
 def _noise(hyper: Hyper, steps: int) -> list[list[float]] | None:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from demos.optimizers.update_rules import OPTIMIZER_NAMES
+from shared.validation import BadInput
 
 Point = tuple[float, float]
 # (x, y, xp) -> value; and (x, y, xp) -> (d/dx, d/dy).
@@ -234,11 +235,11 @@ def get_surface(name: str, condition: float = 10.0) -> Surface:
     except (TypeError, ValueError):
         kappa = math.nan
     if not math.isfinite(kappa) or not 1.0 <= kappa <= 1000.0:
-        raise ValueError("The condition number must be a number between 1 and 1000.")
+        raise BadInput("The condition number must be a number between 1 and 1000.")
     if name in _FIXED:
         return _FIXED[name]
     if name != "Ill-conditioned quadratic":
-        raise ValueError(
+        raise BadInput(
             f"Unknown surface {name!r}. Choose one of: {', '.join(SURFACE_NAMES)}."
         )
     f, grad = _make_quadratic(kappa)

@@ -30,6 +30,7 @@ from demos.optimizers.optimizers import (
 from demos.optimizers.surfaces import DEFAULT_CONDITION, SURFACE_NAMES, get_surface
 from shared import ui
 from shared.i18n import tr
+from shared.validation import BadInput
 
 QUESTION = "How do SGD, Momentum, Nesterov, Adagrad, Adadelta, RMSprop and Adam differ?"
 ANSWER = """\
@@ -99,7 +100,7 @@ def _prepare(surface: str, names: list[str], steps: Any, x0: float, y0: float, c
     if hyper.lrs:
         missing = [n for n in names if n not in hyper.lrs and n != "Adadelta"]
         if missing:
-            raise ValueError(f"No learning rate for {missing[0]}: give lr one rate per chosen optimizer, "
+            raise BadInput(f"No learning rate for {missing[0]}: give lr one rate per chosen optimizer, "
                              "or one number for all.")
     return get_surface(surface, condition=condition), steps, hyper
 
@@ -182,13 +183,13 @@ def step_view(surface: str, optimizer: str, step: int = 1, lr: Rate = 0.001, ste
     lang = _language(request)
     step = _steps(step)
     if isinstance(step, bool) or not isinstance(step, int) or step < 1:
-        raise ValueError(f"The step to show must be a whole number from 1 on, not {step}.")
+        raise BadInput(f"The step to show must be a whole number from 1 on, not {step}.")
     surf, steps, hyper = _prepare(surface, [optimizer] if optimizer else [], steps, x0, y0, condition, lr,
                                   momentum, beta1, beta2, rho, alpha, eps, weight_decay, noise, seed,
                                   adadelta_lr)
     traj = run(surf, optimizer, x0, y0, steps, hyper)
     if len(traj.xs) == 1:
-        raise ValueError(f"{optimizer} diverged on its first step: lower the learning rate.")
+        raise BadInput(f"{optimizer} diverged on its first step: lower the learning rate.")
     step = min(max(1, step), len(traj.xs) - 1)
     return plots.step_figure(surf, traj, step, lang), _state_markdown(traj, step, lang)
 

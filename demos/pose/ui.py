@@ -106,10 +106,7 @@ def pose_endpoint(
                 for x, y, s in person["keypoints"]
             ]
         results.append(data)
-    if not overlays:
-        raise ModelUnavailable(" ".join(missing))
-    for message in missing:
-        gr.Warning(message)
+    ui.report_unavailable(missing, served=len(overlays))
     return (
         overlays,
         evidence,
@@ -122,7 +119,7 @@ def _models_table() -> str:
     for name in zoo.pose_names():
         spec = get_spec(name)
         _, status = availability(spec)
-        family = "bottom-up" if "bottomup" in name or "openpose" in name else "top-down"
+        family = spec.extra["method"]  # "top-down" or "bottom-up", as the registry records it
         rows.append(f"| `{name}` | {family} | {spec.reference_metric} | {spec.size_mb:.0f} MB | {status} |")
     return "\n".join(rows)
 

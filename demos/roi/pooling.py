@@ -32,6 +32,7 @@ from demos.detection import registry as detection_models
 from demos.detection.data import to_tensor
 from shared import device as devices
 from shared.loading import get_model
+from shared.validation import BadInput
 
 DETECTOR = detection_models.bundled_name("focal")
 DETECTOR_LEVELS = {8: "p3", 16: "p4"}  # the bundled backbone's FPN: stride -> level
@@ -64,7 +65,7 @@ def _pad(x: torch.Tensor, mode: str = "constant") -> torch.Tensor:
 def detector_features(image: Image.Image, stride: int) -> FeatureMap:
     """One FPN level of the bundled focal-loss detector's backbone, run on the image as it is."""
     if stride not in DETECTOR_LEVELS:
-        raise ValueError(f"The detector's feature pyramid has levels at strides 8 and 16 only (got "
+        raise BadInput(f"The detector's feature pyramid has levels at strides 8 and 16 only (got "
                          f"{stride}); choose one of those, or the raw image.")
     model = get_model(DETECTOR)
     dev = next(model.parameters()).device
@@ -89,7 +90,7 @@ def image_features(image: Image.Image, stride: int) -> FeatureMap:
     """The image's brightness averaged over stride x stride blocks: a one-channel map whose
     cells are exactly the pixel blocks they summarise."""
     if stride not in STRIDES:
-        raise ValueError(f"The feature stride must be one of {', '.join(map(str, STRIDES))} (got {stride}).")
+        raise BadInput(f"The feature stride must be one of {', '.join(map(str, STRIDES))} (got {stride}).")
     t0 = time.perf_counter()
     rgb = to_tensor(image)  # (3, H, W) in [0, 1]
     luma = (torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1) * rgb).sum(0)  # (H, W)
@@ -103,7 +104,7 @@ def feature_map(image: Image.Image, source: str, stride: int) -> FeatureMap:
         return detector_features(image, stride)
     if source == "image":
         return image_features(image, stride)
-    raise ValueError(f"Unknown feature map {source!r}; the demo needs one of: {', '.join(FEATURES)}.")
+    raise BadInput(f"Unknown feature map {source!r}; the demo needs one of: {', '.join(FEATURES)}.")
 
 
 @functools.cache

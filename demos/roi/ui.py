@@ -30,7 +30,7 @@ from shared import components as inputs
 from shared import ui
 from shared.device import gpu
 from shared.i18n import tr
-from shared.images import load_image
+from shared.images import BadInput, load_image
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MAX_SIDE = 640  # the example photos' size; larger images are downscaled to it
@@ -76,24 +76,24 @@ centred depends on its padding: the summary measures it for the bundled backbone
 def _whole(value: float, name: str, low: int, high: int) -> int:
     number = ui.finite(value, name, low=low, high=high)
     if number != int(number):
-        raise ValueError(f"{name} must be a whole number from {low} to {high} (got {number:g}).")
+        raise BadInput(f"{name} must be a whole number from {low} to {high} (got {number:g}).")
     return int(number)
 
 
 def _settings(features: str | None, stride: float, output_size: float, sampling_ratio: float,
               aligned: bool) -> tuple[str, int, int, int, bool]:
     if not features:
-        raise ValueError("No feature map was chosen; the demo needs one of: 'detector' (the bundled "
+        raise BadInput("No feature map was chosen; the demo needs one of: 'detector' (the bundled "
                          "detector's FPN) or 'image' (the raw image, average-pooled).")
     if features not in FEATURES:
-        raise ValueError(f"Unknown feature map {features!r}; choose 'detector' or 'image'.")
+        raise BadInput(f"Unknown feature map {features!r}; choose 'detector' or 'image'.")
     step = ui.finite(stride, "The feature stride")
     if step not in STRIDES:
-        raise ValueError(f"The feature stride must be one of {', '.join(map(str, STRIDES))} (got {step:g}).")
+        raise BadInput(f"The feature stride must be one of {', '.join(map(str, STRIDES))} (got {step:g}).")
     output = _whole(output_size, "The output size", 1, MAX_OUTPUT)
     sampling = _whole(sampling_ratio, "The sampling ratio (0: adaptive)", 0, MAX_SAMPLING)
     if not isinstance(aligned, bool):
-        raise ValueError(f"aligned must be true or false, not {aligned!r}.")
+        raise BadInput(f"aligned must be true or false, not {aligned!r}.")
     return features, int(step), output, sampling, aligned
 
 
@@ -105,13 +105,13 @@ def _region(x1: float, y1: float, x2: float, y2: float, size: tuple[int, int]) -
         v = ui.finite(value, f"The region's {name}")
         if not 0 <= v <= limit:
             axis = "width" if name[0] == "x" else "height"
-            raise ValueError(f"The region's {name} = {v:g} lies outside the image: it must be between 0 and "
+            raise BadInput(f"The region's {name} = {v:g} lies outside the image: it must be between 0 and "
                              f"{limit} (the image's {axis}, {width}×{height} pixels).")
         edges.append(v)
     x1, y1, x2, y2 = edges
     for low, high, a, b in ((x1, x2, "x1", "x2"), (y1, y2, "y1", "y2")):
         if high <= low:
-            raise ValueError(f"The region's {b} ({high:g}) must be greater than its {a} ({low:g}): give the "
+            raise BadInput(f"The region's {b} ({high:g}) must be greater than its {a} ({low:g}): give the "
                              "top-left corner as x1, y1 and the bottom-right corner as x2, y2.")
     return x1, y1, x2, y2
 
