@@ -1,25 +1,30 @@
 """Publish the suite, or one demo, as a Hugging Face Space; bundled checkpoints as model repos.
 
-    python -m shared.publish --space user/vision-lab --dry-run
-    python -m shared.publish --space user/focal-loss --demo detection
-    python -m shared.publish --models-owner user            # bundled checkpoints only
+    python publish.py --space user/vision-lab --dry-run
+    python publish.py --space user/focal-loss --demo detection
+    python publish.py --models-owner user            # bundled checkpoints only
 
 A Space gets exactly the files the plan lists (copied into a staging folder first, so
 `--dry-run` shows precisely what would be uploaded): the app's code, requirements,
 bundled checkpoints and examples; never tests, benchmarks or CI files. A single-demo
 Space gets that demo's card from `spaces/<demo>/README.md` and the variable DEMO=<demo>.
+
+It sits beside app.py, not in shared/, because it needs the whole suite: it imports
+`app` to learn the tabs and every demo's models, and shared/ never imports a tab.
 """
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import importlib
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import app
 from shared.registry import ROOT, BundledFile, specs
 
 SPACE_FILES = ["app.py", "requirements.txt", "LICENSE", "shared/*.py", "shared/locales/*.yaml",
@@ -122,8 +127,6 @@ def execute(plan: Plan, api, private: bool = False) -> None:
 
 
 def main(argv: list[str] | None = None) -> list[Plan]:
-    import app  # registers every demo's models, so the plan sees all bundled checkpoints
-
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--space", help="owner/name of the Space to create or update")
     p.add_argument("--demo", choices=list(app.DEMOS), help="publish one demo (Space variable DEMO)")
@@ -133,8 +136,8 @@ def main(argv: list[str] | None = None) -> list[Plan]:
     args = p.parse_args(argv)
     if not args.space and not args.models_owner:
         p.error("give --space and/or --models-owner")
-    for name in app.DEMOS:  # importing each tab registers its models
-        __import__(app.DEMOS[name][1], fromlist=["create_demo"])
+    for _, module in app.DEMOS.values():  # importing each demo registers its models, so the
+        importlib.import_module(module.rsplit(".", 1)[0])  # plan sees every bundled checkpoint
     plans = ([space_plan(args.space, args.demo)] if args.space else [])
     plans += model_plans(args.models_owner) if args.models_owner else []
     for plan in plans:

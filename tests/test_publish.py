@@ -6,7 +6,7 @@ from pathlib import Path
 
 import gradio
 
-from shared import publish
+import publish
 
 
 def test_suite_space_plan(capsys):
@@ -17,6 +17,7 @@ def test_suite_space_plan(capsys):
             "shared/locales/zh-CN.yaml", "docs/pose_time_vs_people.png"} <= files
     assert any(f.startswith("demos/optimizers/") for f in files)
     assert not any(f.startswith(("tests/", "benchmarks/", ".ci/", "spaces/")) for f in files)
+    assert "publish.py" not in files  # the command that uploads is not part of what it uploads
     assert not any("__pycache__" in f or f.endswith(".pyi") for f in files)
     meta = publish.front_matter(plan.files["README.md"].read_text())
     assert "sdk: gradio" in meta and f"sdk_version: {gradio.__version__}" in meta
@@ -32,7 +33,7 @@ def test_single_demo_space_uses_its_card_and_variable():
 
 
 def test_space_cards_hold_no_python():
-    # A `spaces` package would shadow Hugging Face's ZeroGPU helper (see DESIGN.md).
+    # A `spaces` package would shadow Hugging Face's ZeroGPU helper (docs/ARCHITECTURE.md).
     spaces_dir = publish.ROOT / "spaces"
     assert not list(spaces_dir.rglob("*.py"))
     for card in spaces_dir.glob("*/README.md"):

@@ -114,7 +114,7 @@ def test_a_local_path_as_image_input_is_not_read(small_uploads, tmp_path):
 def test_publish_takes_the_token_from_the_environment_and_never_prints_it(monkeypatch, capsys, caplog):
     import huggingface_hub
 
-    from shared import publish
+    import publish
 
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
     assert huggingface_hub.get_token() == FAKE_TOKEN  # what HfApi() uses when given no token

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import app
-from shared.publish import front_matter
+from publish import front_matter
 from shared.registry import HubFile, specs
 
 ROOT = Path(__file__).resolve().parent.parent
