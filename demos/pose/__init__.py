@@ -5,3 +5,5 @@ network on crops; bottomup: heat-maps + part affinity fields and their grouping;
 openpose: the published OpenPose body network; inference: `estimate` for the tab;
 train / evaluate: the command-line tools; registry: the models the tab can serve.
 """
+
+from . import registry  # noqa: F401  (importing the package registers its models; docs/ARCHITECTURE.md)
