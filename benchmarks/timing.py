@@ -94,9 +94,6 @@ class Server:
     def rss_mb(self) -> float:
         return rss_mb(self.proc.pid)[0]
 
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
 
 @contextmanager
 def launched_app(demo: str = "", timeout: float = 180.0, script: list[str] | None = None,

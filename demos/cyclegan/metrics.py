@@ -104,28 +104,17 @@ def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
     return F.max_pool2d(m, 2 * radius + 1, stride=1, padding=radius)[:, 0] > 0
 
 
-def edge_f_score(
-    inputs: torch.Tensor, outputs: torch.Tensor, tolerance: int = EDGE_TOLERANCE
-) -> torch.Tensor:
-    """F-score of the output's coarse edges against the input's, within `tolerance` px, (N,).
-
-    1 means every outline of the input is still there and nothing new was outlined.
-    Two images without any edge agree perfectly (score 1).
-    """
-    return _edge_f(edge_map(inputs), edge_map(outputs), tolerance)
-
-
 def _edge_f(e_in: torch.Tensor, e_out: torch.Tensor, tolerance: int) -> torch.Tensor:
+    """F-score of the output's edge map against the input's, within `tolerance` px, (N,).
+
+    1 means every outline of the input is still there and nothing new was outlined;
+    two maps without any edge agree perfectly (score 1).
+    """
     n_in, n_out = e_in.flatten(1).sum(1).float(), e_out.flatten(1).sum(1).float()  # (N, H*W) -> (N,)
     precision = (e_out & _dilate(e_in, tolerance)).flatten(1).sum(1) / n_out.clamp(min=1)
     recall = (e_in & _dilate(e_out, tolerance)).flatten(1).sum(1) / n_in.clamp(min=1)
     f = 2 * precision * recall / (precision + recall).clamp(min=1e-12)
     return torch.where((n_in == 0) & (n_out == 0), torch.ones_like(f), f)
-
-
-def gradient_ssim(inputs: torch.Tensor, outputs: torch.Tensor, sigma: float = EDGE_SIGMA) -> torch.Tensor:
-    """Mean SSIM between the two coarse gradient-magnitude maps, (N,); 1 for identical structure."""
-    return _ssim(gradient_magnitude(inputs, sigma), gradient_magnitude(outputs, sigma))
 
 
 def _ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

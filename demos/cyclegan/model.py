@@ -201,19 +201,3 @@ def load_pair(path: str | Path) -> tuple[ResnetGenerator, ResnetGenerator, dict[
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-@torch.inference_mode()
-def cpu_ms_per_image(model: nn.Module, size: int = 256, repeats: int = 5) -> float:
-    """Median wall time of one forward pass on a (1, 3, size, size) input, in ms."""
-    import time
-
-    x = torch.rand(1, 3, size, size) * 2 - 1
-    model = model.eval()
-    model(x)  # warm-up: first calls pay for allocation and kernel selection
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        model(x)
-        times.append((time.perf_counter() - t0) * 1000)
-    return sorted(times)[len(times) // 2]

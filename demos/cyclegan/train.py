@@ -19,7 +19,6 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import random
 import time
 from pathlib import Path
@@ -28,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
+
+from shared.device import machine_description
 
 from .data import PAIRS, unpaired_batch
 from .model import BUNDLED, PatchDiscriminator, ResnetGenerator
@@ -170,14 +171,6 @@ def train_step(
     loss_d.backward()
     optims["D"].step()
     return {"adv": adv.item(), "cyc": cyc.item(), "idt": idt.item(), "D": loss_d.item()}
-
-
-def machine_description() -> str:
-    return (
-        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores "
-        f"({torch.get_num_threads()} torch threads), Python {platform.python_version()}, "
-        f"torch {torch.__version__}"
-    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

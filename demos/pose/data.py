@@ -31,10 +31,6 @@ SKELETON = (
 )
 # Horizontal flips swap these keypoints (left <-> right).
 FLIP_INDEX = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
-# Per-keypoint OKS constants used by COCO's evaluation (pycocotools' defaults).
-OKS_SIGMAS = np.array(
-    [.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]
-) / 10.0
 # Disjoint seed ranges: a val scene can never be a train scene.
 SPLIT_OFFSETS = {"train": 0, "val": 1_000_000, "timing": 2_000_000}
 MAX_PEOPLE = 6  # per training/val scene; timing scenes ask for a count explicitly

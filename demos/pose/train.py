@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -27,6 +25,7 @@ import torch
 from safetensors.torch import save_file
 from tqdm import tqdm
 
+from shared.device import machine_description
 from shared.training_state import load_state, save_state, state_paths
 
 from . import bottomup, topdown
@@ -158,14 +157,6 @@ def step_loss(name: str, model: torch.nn.Module, step: int, batch_size: int, dat
     on = (mask > 0).float().repeat_interleave(2, dim=1)  # (B, L, s, s) -> (B, 2L, s, s), one per axis
     l_paf = ((pred_paf - paf) ** 2 * (1 + 4 * on)).mean() * 100
     return {"total": l_heat + l_paf, "heat": l_heat, "paf": l_paf}
-
-
-# ---------------------------------------------------------------- machine
-
-
-def machine_description() -> str:
-    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores "
-            f"({torch.get_num_threads()} torch threads), torch {torch.__version__}")
 
 
 # ---------------------------------------------------------------- export
