@@ -615,3 +615,16 @@ def test_contour_frames_also_travel_in_the_layout():
     assert spec["layout"]["meta"]["frames"] == [f.to_plotly_json() for f in fig.frames]
     steps = [s["args"][0][0] for s in spec["layout"]["sliders"][0]["steps"]]
     assert steps == [f["name"] for f in spec["layout"]["meta"]["frames"]]
+
+
+def test_surface_endpoints_take_their_parameters_in_the_one_listed_order():
+    """The widgets are wired from `RUN_PARAMS`; an endpoint whose signature drifted from it
+    would receive every later setting in the wrong argument."""
+    import inspect
+
+    from demos.optimizers import ui
+
+    heads = {ui.optimize: ("surface", "optimizers"), ui.step_view: ("surface", "optimizer", "step"),
+             ui.best_learning_rates: ("surface", "optimizers")}
+    for endpoint, head in heads.items():
+        assert tuple(inspect.signature(endpoint).parameters) == (*head, *ui.RUN_PARAMS, "request"), endpoint

@@ -50,6 +50,11 @@ LANGUAGE_COOKIE = "visionlab-language"
 LANGUAGE_JS = ("(...args) => { document.cookie = '" + LANGUAGE_COOKIE + "=' + (document.documentElement.lang"
                " || navigator.language || '') + '; path=/; SameSite=Lax'; return args; }")
 Rate = float | dict[str, float]  # one learning rate for all, or {optimizer: its own}
+# The surface endpoints' parameters after their first ones, in API order. The widgets fed to
+# them are listed from it, and `_prepare` reads them by name; the tests check that the three
+# signatures below follow it.
+RUN_PARAMS = ("lr", "steps", "x0", "y0", "momentum", "beta1", "beta2", "rho", "alpha", "eps", "weight_decay",
+              "noise", "seed", "condition", "adadelta_lr")
 TABLE_KEYS = ["optimizer", "lr", "final", "gap", "distance", "steps_to_tol", "diverged"]
 
 
@@ -72,7 +77,8 @@ def _language(request: gr.Request | None) -> str:
     return texts.language_of(chosen or request.headers.get("accept-language", ""))
 
 
-def _hyper(lr, momentum, beta1, beta2, rho, alpha, eps, weight_decay, noise, seed, adadelta_lr) -> Hyper:
+def _hyper(*, lr, momentum, beta1, beta2, rho, alpha, eps, weight_decay, noise, seed, adadelta_lr,
+           **_: Any) -> Hyper:
     seed_value = 0 if seed is None else seed
     if isinstance(seed_value, float) and seed_value.is_integer() and abs(seed_value) < 2**32:
         seed_value = int(seed_value)
@@ -90,19 +96,19 @@ def _steps(steps: Any) -> int:
     return steps
 
 
-def _prepare(surface: str, names: list[str], steps: Any, x0: float, y0: float, condition: float,
-             *hyper_args: Any) -> tuple[Any, int, Hyper]:
+def _prepare(surface: str, names: list[str], given: dict[str, Any]) -> tuple[Any, int, Hyper]:
     """What every surface endpoint does first: check the run's inputs, then build the surface
-    and the hyperparameters. Returns (surface, steps, hyper)."""
-    hyper = _hyper(*hyper_args)
-    steps = _steps(steps)
-    validate_run(surface, names, steps, x0, y0)
+    and the hyperparameters. `given` holds the endpoint's arguments by name (its `locals()`).
+    Returns (surface, steps, hyper)."""
+    hyper = _hyper(**{name: given[name] for name in RUN_PARAMS})
+    steps = _steps(given["steps"])
+    validate_run(surface, names, steps, given["x0"], given["y0"])
     if hyper.lrs:
         missing = [n for n in names if n not in hyper.lrs and n != "Adadelta"]
         if missing:
             raise BadInput(f"No learning rate for {missing[0]}: give lr one rate per chosen optimizer, "
                              "or one number for all.")
-    return get_surface(surface, condition=condition), steps, hyper
+    return get_surface(surface, condition=given["condition"]), steps, hyper
 
 
 def _table(summaries: list[dict[str, Any]], hyper: Hyper, lang: str) -> dict[str, Any]:
@@ -129,8 +135,7 @@ def optimize(surface: str, optimizers: list[str], lr: Rate = 0.001, steps: int =
     {"SGD": 0.002, "Adam": 0.1}; Adadelta's is `adadelta_lr` (a multiplier, 1 in PyTorch).
     """
     lang = _language(request)
-    surf, steps, hyper = _prepare(surface, optimizers, steps, x0, y0, condition, lr, momentum, beta1,
-                                  beta2, rho, alpha, eps, weight_decay, noise, seed, adadelta_lr)
+    surf, steps, hyper = _prepare(surface, optimizers, locals())
     trajectories = run_all(surf, list(optimizers), x0, y0, steps, hyper)
     summaries = [{**summary(surf, t), "lr": hyper.lr_of(t.name)} for t in trajectories]
     data = {
@@ -184,9 +189,7 @@ def step_view(surface: str, optimizer: str, step: int = 1, lr: Rate = 0.001, ste
     step = _steps(step)
     if isinstance(step, bool) or not isinstance(step, int) or step < 1:
         raise BadInput(f"The step to show must be a whole number from 1 on, not {step}.")
-    surf, steps, hyper = _prepare(surface, [optimizer] if optimizer else [], steps, x0, y0, condition, lr,
-                                  momentum, beta1, beta2, rho, alpha, eps, weight_decay, noise, seed,
-                                  adadelta_lr)
+    surf, steps, hyper = _prepare(surface, [optimizer] if optimizer else [], locals())
     traj = run(surf, optimizer, x0, y0, steps, hyper)
     if len(traj.xs) == 1:
         raise BadInput(f"{optimizer} diverged on its first step: lower the learning rate.")
@@ -204,8 +207,7 @@ def best_learning_rates(surface: str, optimizers: list[str], lr: Rate = 0.001, s
     """Each chosen optimizer's best learning rate on a log grid, for this surface, start and
     number of steps; returns a sentence and JSON ({"picked": {name: lr}, "grid": [...]})."""
     lang = _language(request)
-    surf, steps, hyper = _prepare(surface, optimizers, steps, x0, y0, condition, lr, momentum, beta1,
-                                  beta2, rho, alpha, eps, weight_decay, noise, seed, adadelta_lr)
+    surf, steps, hyper = _prepare(surface, optimizers, locals())
     picks = tuning.best_learning_rates(surf, list(dict.fromkeys(optimizers)), x0, y0, steps, hyper)
     grid = tuning.GRID
     edge = [p.optimizer for p in picks if p.lr in (float(f"{grid[0]:.3g}"), float(f"{grid[-1]:.3g}"))]
@@ -269,8 +271,7 @@ def create_demo() -> gr.Blocks:
         ui.intro("optimizers", QUESTION, ANSWER)
         w = layout.build(get_surface(SURFACE_NAMES[0], condition=DEFAULT_CONDITION), _t, _about)
         boxes = [w.rates[n] for n in OPTIMIZER_NAMES if n != "Adadelta"]
-        params = [w.lr, w.steps, w.x0, w.y0, w.momentum, w.beta1, w.beta2, w.rho, w.alpha, w.eps,
-                  w.weight_decay, w.noise, w.seed, w.condition, w.rates["Adadelta"]]
+        params = [w.rates["Adadelta"] if name == "adadelta_lr" else getattr(w, name) for name in RUN_PARAMS]
         run_inputs = [w.surface, w.optimizers, *params]
         step_inputs = [w.surface, w.one, w.at, *params]
         light = dict(show_progress="hidden", js=LANGUAGE_JS, **ui.LIGHT_QUEUE)
