@@ -1,7 +1,7 @@
 """Test-wide settings: never touch the network, keep torch to the machine's cores."""
 
+import inspect
 import os
-import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,17 +21,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def served(demos: list[str] | None = None, **launch: Any) -> Iterator[str]:
     """The real suite (or some of its demos) served in this process on a free local port;
     yields its URL. `launch` adds options to `launch()`, e.g. `mcp_server=True`."""
     from app import STYLE, build_app
+    from benchmarks.timing import free_port
 
     demo = build_app(demos)
     _, url, _ = demo.launch(**STYLE, server_name="127.0.0.1", server_port=free_port(),
@@ -40,6 +35,23 @@ def served(demos: list[str] | None = None, **launch: Any) -> Iterator[str]:
         yield url
     finally:
         demo.close()
+
+
+def public_endpoints(blocks: Any) -> dict[str, Any]:
+    """The app's public API, as Gradio lists it: "/detect" -> the handler, in the app's order."""
+    handlers = {f"/{fn.api_name}": fn.fn for fn in blocks.fns.values() if fn.api_name}
+    return {name: handlers[name] for name in blocks.get_api_info()["named_endpoints"]}
+
+
+def tab_of(handler: Any) -> str:
+    """The tab whose package defines `handler` ("models" for the registry's own endpoint)."""
+    from app import DEMOS
+
+    module = inspect.unwrap(handler).__module__
+    for name, (_, ui_module) in DEMOS.items():
+        if module.startswith(ui_module.rsplit(".", 1)[0] + "."):
+            return name
+    return "models" if module == "shared.ui" else module
 
 
 @pytest.fixture(scope="session")
