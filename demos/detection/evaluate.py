@@ -13,6 +13,7 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torchmetrics.detection import MeanAveragePrecision
 
@@ -95,6 +96,25 @@ def inference_ms(model: torch.nn.Module, repeats: int = 20) -> float:
     return statistics.median(times)
 
 
+@torch.no_grad()
+def error_profile(model: torch.nn.Module, n: int = 500) -> dict:
+    """Class-agnostic AP and AP50, and what the confident detections are, on val scenes 0..n-1."""
+    from .stats import ap_replicates, class_agnostic, error_counts
+
+    model.eval()
+    model.score_thresh = 0.05
+    dataset = SceneDataset("val", n)
+    detections, truths = [], []
+    for i in range(n):
+        image, target = dataset[i]
+        d = model([image])[0]
+        detections.append({k: d[k].numpy() for k in ("boxes", "scores", "labels")})
+        truths.append({k: target[k].numpy() for k in ("boxes", "labels")})
+    agnostic = ap_replicates(*class_agnostic(detections, truths), 1, np.ones((1, n)))
+    counts = error_counts(detections, truths, model.head.classification_head.num_classes)
+    return {"AP": float(agnostic["AP"][0]), "AP50": float(agnostic["AP50"][0])} | counts
+
+
 def _format(value: float) -> str:
     return "  n/a" if value < 0 else f"{value:.3f}"
 
@@ -131,6 +151,14 @@ def main(argv: list[str] | None = None) -> None:
             + " ".join(f"{_format(metrics[k]):>9s}" for k in METRIC_KEYS)
             + f" {ms:7.1f}"
         )
+    print("\nwhat the errors are (val scenes, score >= 0.3): class-agnostic AP asks only object or "
+          "background; wrong class = a box on a real object with another label")
+    print(f"{'checkpoint':34s} {'agn AP':>7s} {'agn AP50':>8s} {'correct':>8s} {'wrong cls':>9s} "
+          f"{'duplicate':>9s} {'backgr.':>8s} {'missed':>7s}")
+    for path in args.checkpoints:
+        row = error_profile(load_checkpoint(path), args.n)
+        print(f"{path.name:34s} {100 * row['AP']:7.1f} {100 * row['AP50']:8.1f} {row['correct']:8d} "
+              f"{row['wrong_class']:9d} {row['duplicate']:9d} {row['background']:8d} {row['missed']:7d}")
     if model is not None:
         # Anchors and matcher are the same for every checkpoint; one suffices.
         stats = imbalance(model, n=args.imbalance_n)

@@ -95,3 +95,24 @@ def table_markdown(summary: dict) -> str:
                     f"| {_ci(c['aware'])} | {e['wrong_class']:.0f} | {e['background']:.0f} "
                     f"| {e['missed']:.0f} |")
     return "\n".join(rows)
+
+
+def tuning_markdown(summary: dict) -> str:
+    """The learning-rate search: class-agnostic AP on the tune split per arm and rate."""
+    runs = summary.get("tuning", [])
+    if not runs:
+        return ""
+    rates = sorted({t["lr"] for t in runs})
+    arms = list(dict.fromkeys(t["arm"] for t in runs))
+    ap = {(t["arm"], t["lr"]): t["AP"] for t in runs}
+    header = " | ".join(f"lr {r:g}" for r in rates)
+    rows = [f"| tuning (1,000 steps, 2 objects, tune split) | {header} |", "|---|" + "---:|" * len(rates)]
+    for arm in arms:
+        best = max(ap[(arm, r)] for r in rates if (arm, r) in ap)
+        cells = []
+        for r in rates:
+            value = ap.get((arm, r))
+            text = "–" if value is None else _pct(value)
+            cells.append(f"**{text}**" if value == best else text)  # the rate the sweep uses, once all are in
+        rows.append(f"| {ARM_NAMES.get(arm, arm)} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)

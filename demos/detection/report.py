@@ -98,14 +98,37 @@ def print_table(folder: Path = RESULTS, write: bool = True) -> dict:
     return summary
 
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+START, END = "<!-- sweep-table -->", "<!-- /sweep-table -->"
+
+
+def readme_block(summary: dict) -> str:
+    """What README.md shows between its sweep-table markers: the tab's sentences and table."""
+    from .findings import headline, table_markdown, tuning_markdown
+
+    return f"{START}\n{headline(summary)}\n\n{table_markdown(summary)}\n\n{tuning_markdown(summary)}\n{END}"
+
+
+def write_readme(summary: dict, path: Path = README) -> None:
+    text = path.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{path} has no {START} ... {END} block to fill")
+    before, rest = text.split(START, 1)
+    after = rest.split(END, 1)[1]
+    path.write_text(before + readme_block(summary) + after)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="The focal-loss sweep's table")
     p.add_argument("--results", type=Path, default=RESULTS)
+    p.add_argument("--readme", action="store_true", help="also fill README.md's sweep table")
     args = p.parse_args(argv)
     if not args.results.is_dir():
         print(f"error: no results folder at {args.results}", file=sys.stderr)
         return 2
-    print_table(args.results)
+    summary = print_table(args.results)
+    if args.readme:
+        write_readme(summary)
     return 0
 
 

@@ -204,7 +204,7 @@ def _experiment_section() -> None:
         gr.Plot(plots.gamma_figure(summary), show_label=False)
         gr.Plot(plots.easy_share_figure(summary), show_label=False)
     with gr.Accordion(tr("detection.experiment_table", "Every cell of the sweep"), open=False):
-        gr.Markdown(findings.table_markdown(summary))
+        gr.Markdown(findings.table_markdown(summary) + "\n\n" + findings.tuning_markdown(summary))
 
 
 def create_demo() -> gr.Blocks:

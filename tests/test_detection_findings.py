@@ -1,0 +1,86 @@
+"""The detection tab's sentences and the README agree with the numbers they stand for."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from demos.detection import findings, plots
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cell(arm: str, objects: int, mean: float, low: float, high: float, gap: tuple | None = None) -> dict:
+    stat = {"mean": mean, "low": low, "high": high, "se": 0.01}
+    row = {"arm": arm, "objects": objects, "seeds": [0, 1, 2], "lr": 0.01, "agnostic": stat, "aware": stat,
+           "errors": {k: 1.0 for k in ("correct", "duplicate", "wrong_class", "poorly_localised",
+                                       "background", "missed")},
+           "curve": [{"step": 0, "grad_share_easy_negatives": 0.5},
+                     {"step": 500, "grad_share_easy_negatives": 0.2}]}
+    if gap is not None:
+        row["focal_minus_this"] = {"mean": gap[0], "low": gap[1], "high": gap[2]}
+    return row
+
+
+SYNTHETIC = {"runs": 9, "tuning": [], "levels": [{"objects": 1, "bg_per_fg_anchor": 1810.0}],
+             "cells": [_cell("focal", 1, 0.60, 0.58, 0.62),
+                       _cell("ce", 1, 0.55, 0.53, 0.57, gap=(0.05, 0.02, 0.08)),
+                       _cell("ohem", 1, 0.61, 0.59, 0.63, gap=(-0.01, -0.03, 0.01))]}
+
+
+def test_level_sentence_states_each_arm_and_judges_gaps_by_their_interval() -> None:
+    text = findings.level_sentence(SYNTHETIC, 1)
+    assert "1 : 1,810 foreground : background" in text
+    assert "focal loss (γ = 2) 60.0 [58.0, 62.0] (3 seeds)" in text
+    assert "focal − α-balanced CE = 5.0 points, focal ahead" in text
+    assert "focal − OHEM (paper's) = -1.0 points, focal level (the interval includes 0)" in text
+    assert findings.verdict({"mean": -0.05, "low": -0.08, "high": -0.01}) == "behind"
+
+
+def test_plots_draw_the_cells_the_text_states() -> None:
+    fig = plots.ap_vs_imbalance_figure(SYNTHETIC)
+    by_name = {t.name: t for t in fig.data}
+    assert list(by_name["focal loss, γ = 2"].y) == pytest.approx([60.0])
+    assert list(by_name["focal loss, γ = 2"].error_y.array) == pytest.approx([2.0])
+    assert list(by_name["α-balanced CE"].x) == [1810.0]
+    gamma = plots.gamma_figure(SYNTHETIC)
+    assert [t.name for t in gamma.data] == ["here: class-agnostic AP", "paper, Table 1b (COCO AP)"]
+    assert list(gamma.data[0].x) == [0.0, 2.0]  # ce is gamma 0, focal gamma 2
+    share = plots.easy_share_figure(SYNTHETIC)
+    assert list(share.data[0].y) == pytest.approx([50.0, 20.0])
+
+
+def test_the_shipped_summary_is_what_the_report_computes_from_the_results() -> None:
+    from demos.detection.report import summarise
+
+    shipped = findings.load_summary()
+    fresh = summarise()
+    stale = "results/summary.json is stale: run python -m demos.detection.report"
+    assert shipped["runs"] == fresh["runs"], stale
+    for a, b in zip(shipped["cells"], fresh["cells"], strict=True):
+        assert (a["arm"], a["objects"], a["seeds"]) == (b["arm"], b["objects"], b["seeds"])
+        assert a["agnostic"]["mean"] == pytest.approx(b["agnostic"]["mean"])
+    # Every sentence the tab shows is built from that summary, and the README shows the same.
+    from demos.detection.report import readme_block
+
+    assert readme_block(shipped) in (ROOT / "README.md").read_text(), \
+        "README's sweep table is stale: run python -m demos.detection.report --readme"
+
+
+def test_readme_quotes_the_anatomy_default_of_the_tab() -> None:
+    from demos.detection import registry  # noqa: F401  (registers the bundled models)
+    from demos.detection.anatomy import anatomy_of_terms, val_terms
+
+    an = anatomy_of_terms(val_terms("tiny-retinanet-focal"), 2.0, "val")
+    ce, fl = plots.LOSS_NAMES
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("anatomy of the loss"):]
+    quoted = re.search(r"hold (\d+) % of α-balanced CE's loss and (\d+) % of its gradient, against "
+                       r"([\d.]+) % and ([\d.]+) % for focal loss", section)
+    assert quoted, "README's anatomy sentence is missing"
+    assert int(quoted[1]) == round(100 * an.easy_negative_loss[ce])
+    assert int(quoted[2]) == round(100 * an.easy_negative_grad[ce])
+    assert float(quoted[3]) == pytest.approx(100 * an.easy_negative_loss[fl], abs=0.051)
+    assert float(quoted[4]) == pytest.approx(100 * an.easy_negative_grad[fl], abs=0.051)
