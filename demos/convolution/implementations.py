@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from shared.validation import BadInput
+
 # Direct loops visit each output position from Python: beyond this many, refuse (seconds).
 DIRECT_MAX_POSITIONS = 4096
 
@@ -57,19 +59,19 @@ class ConvShape:
 
 
 def check_shape(s: ConvShape) -> ConvShape:
-    """Raise ValueError, in plain words, for a convolution that cannot be computed."""
+    """Raise BadInput, in plain words, for a convolution that cannot be computed."""
     for name, value in (("The kernel size", s.k), ("The stride", s.stride), ("The dilation", s.dilation),
                         ("The number of groups", s.groups), ("The input channels", s.c_in),
                         ("The output channels", s.c_out)):
         if value <= 0:
-            raise ValueError(f"{name} must be at least 1 (got {value}).")
+            raise BadInput(f"{name} must be at least 1 (got {value}).")
     if s.padding < 0:
-        raise ValueError(f"The padding cannot be negative (got {s.padding}).")
+        raise BadInput(f"The padding cannot be negative (got {s.padding}).")
     if s.c_in % s.groups or s.c_out % s.groups:
-        raise ValueError(f"The number of groups ({s.groups}) must divide both the input channels ({s.c_in}) "
+        raise BadInput(f"The number of groups ({s.groups}) must divide both the input channels ({s.c_in}) "
                          f"and the output channels ({s.c_out}).")
     if s.span > min(s.h, s.w) + 2 * s.padding:
-        raise ValueError(f"The kernel ({s.k}x{s.k}, dilation {s.dilation}: spans {s.span} px) is larger than "
+        raise BadInput(f"The kernel ({s.k}x{s.k}, dilation {s.dilation}: spans {s.span} px) is larger than "
                          f"the padded input ({s.h + 2 * s.padding}x{s.w + 2 * s.padding}).")
     return s
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from shared.validation import BadInput
+
 from . import codec, targets
 from .compress import Compressed, Progress, SharedLayer, check_settings, compress, fine_tune, quiet
 
@@ -88,7 +90,7 @@ def run(model: str = DEFAULTS["model"], k: int = DEFAULTS["k"], sparsity: float 
     name = targets.check_model(model)
     k, sparsity, init = check_settings(k, sparsity, init)
     if not 0 <= fine_tune_steps <= MAX_FINE_TUNE_STEPS:
-        raise ValueError(f"The fine-tuning steps must be between 0 and {MAX_FINE_TUNE_STEPS} "
+        raise BadInput(f"The fine-tuning steps must be between 0 and {MAX_FINE_TUNE_STEPS} "
                          f"(got {fine_tune_steps}).")
     settings = {"model": name, "k": k, "sparsity": sparsity, "init": init, "fine_tune_steps": fine_tune_steps,
                 "huffman": huffman}

@@ -28,6 +28,7 @@ import demos.pose.registry  # noqa: F401
 from shared.drawing import draw_boxes, draw_skeletons
 from shared.loading import get_model
 from shared.registry import get_spec
+from shared.validation import BadInput
 
 from . import accuracy
 
@@ -44,9 +45,9 @@ CYCLEGAN_SUBSET = {"n": 8, "start": 0}  # demos.cyclegan.evaluate.CI_SUBSET
 
 def check_model(name: str) -> str:
     if not name:
-        raise ValueError(f"Choose a model to compress: {', '.join(TARGETS)}.")
+        raise BadInput(f"Choose a model to compress: {', '.join(TARGETS)}.")
     if name not in TARGETS:
-        raise ValueError(f"Unknown model {name!r}; the compression works on: {', '.join(TARGETS)}.")
+        raise BadInput(f"Unknown model {name!r}; the compression works on: {', '.join(TARGETS)}.")
     return name
 
 

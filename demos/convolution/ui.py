@@ -17,6 +17,7 @@ from shared import ui
 from shared.device import gpu
 from shared.i18n import tr
 from shared.images import load_image
+from shared.validation import BadInput
 
 from . import pipeline, plots, targets, texts
 from .compress import INITS, K_RANGE, MAX_SPARSITY
@@ -39,7 +40,7 @@ def _whole(value: float, name: str, key: str) -> int:
     low, high = LIMITS[key]
     value = ui.finite(value, name, low=low, high=high)
     if not float(value).is_integer():
-        raise ValueError(f"{name} must be a whole number (got {value}).")
+        raise BadInput(f"{name} must be a whole number (got {value}).")
     return int(value)
 
 
@@ -56,7 +57,7 @@ def convolution_endpoint(image: str | None, source: str = SOURCES[0], input_size
         ("dilation", dilation, "The dilation"), ("groups", groups, "The number of groups"),
         ("out_channels", out_channels, "The number of output channels"))}
     if source not in SOURCES:
-        raise ValueError(f"Unknown input source {source!r}; choose from: {', '.join(SOURCES)}.")
+        raise BadInput(f"Unknown input source {source!r}; choose from: {', '.join(SOURCES)}.")
     picture = load_image(image, max_side=2048)
     x = prepare_input(picture.image, source, n["input_size"])
     ex = explain(x, n["kernel_size"], n["stride"], n["padding"], n["dilation"], n["groups"],
@@ -76,7 +77,7 @@ def convolution_endpoint(image: str | None, source: str = SOURCES[0], input_size
 def _count(value: float, name: str, high: int, low: int = 0) -> int:
     value = ui.finite(value, name, low=low, high=high)
     if not float(value).is_integer():
-        raise ValueError(f"{name} must be a whole number (got {value}).")
+        raise BadInput(f"{name} must be a whole number (got {value}).")
     return int(value)
 
 
@@ -92,9 +93,9 @@ def compress_endpoint(model: str = pipeline.DEFAULTS["model"], k: float = pipeli
     steps = _count(fine_tune_steps, "The fine-tuning steps", pipeline.MAX_FINE_TUNE_STEPS)
     sparsity = ui.finite(sparsity, "The sparsity", low=0.0, high=MAX_SPARSITY)
     if init not in INITS:
-        raise ValueError(f"Unknown initialisation {init!r}; choose from: {', '.join(INITS)}.")
+        raise BadInput(f"Unknown initialisation {init!r}; choose from: {', '.join(INITS)}.")
     if not isinstance(huffman, bool):
-        raise ValueError(f"Huffman coding is on or off (true or false), not {huffman!r}.")
+        raise BadInput(f"Huffman coding is on or off (true or false), not {huffman!r}.")
     result, cached = pipeline.cached_run(progress=lambda f, m: progress(f, desc=m), model=model, k=k,
                                          sparsity=sparsity, init=init, fine_tune_steps=steps, huffman=huffman)
     metric = "AP" if targets.TARGETS[model] == "detection" else next(iter(result.quality))
