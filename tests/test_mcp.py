@@ -11,12 +11,15 @@ import asyncio
 import httpx
 import pytest
 
-from tests.conftest import served
+import app
+from tests.conftest import public_endpoints, served
 
-# Tool names are the handlers' names; one per public endpoint of the suite.
-TOOLS = {"detect_endpoint", "anatomy_endpoint", "translate_endpoint", "pose_endpoint",
-         "optimize", "step_view", "best_learning_rates", "batch_modes_run", "roi_endpoint", "detector_limits",
-         "convolution_endpoint", "compress_endpoint", "models_json"}
+
+@pytest.fixture(scope="module")
+def tools() -> set[str]:
+    """The tools the suite must offer: one per public endpoint, named after its handler, taken
+    from the app itself, so a new tab's endpoints are expected without editing this file."""
+    return {handler.__name__ for handler in public_endpoints(app.build_app()).values()}
 
 
 @pytest.fixture(scope="module")
@@ -25,16 +28,19 @@ def mcp_url():
         yield url
 
 
-def test_schema_lists_one_tool_per_endpoint_with_described_parameters(mcp_url):
+def test_schema_lists_one_tool_per_endpoint_with_described_parameters(mcp_url, tools):
     schema = httpx.get(mcp_url + "gradio_api/mcp/schema", timeout=30).json()
-    tools = {tool["name"]: tool for tool in schema}
-    assert set(tools) == TOOLS
-    detect = tools["detect_endpoint"]
+    api = httpx.get(mcp_url + "gradio_api/info", timeout=30).json()["named_endpoints"]
+    assert sorted("/" + tool["meta"]["endpoint_name"].lstrip("/") for tool in schema) == sorted(api)
+    tools_served = {tool["name"]: tool for tool in schema}
+    assert set(tools_served) == tools
+    assert len(tools) > len(app.DEMOS)  # every tab has at least one (tests/test_architecture.py)
+    detect = tools_served["detect_endpoint"]
     assert {"image", "models", "score_threshold"} <= set(detect["inputSchema"]["properties"])
     assert detect["description"]  # the handler's docstring tells the caller what it does
 
 
-def test_an_mcp_client_calls_a_tool(mcp_url):
+def test_an_mcp_client_calls_a_tool(mcp_url, tools):
     from mcp import ClientSession
     from mcp.client.streamable_http import streamablehttp_client
 
@@ -47,6 +53,6 @@ def test_an_mcp_client_calls_a_tool(mcp_url):
                 return listed, "".join(getattr(part, "text", "") for part in result.content)
 
     listed, text = asyncio.run(asyncio.wait_for(call(), timeout=120))
-    assert set(listed) == TOOLS
+    assert set(listed) == tools
     # the registry comes back as text: every bundled model, with its tier
     assert "tiny-retinanet-focal" in text and "bundled" in text and "pose" in text
