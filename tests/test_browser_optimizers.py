@@ -1,10 +1,10 @@
 """The optimizer playground in a real browser (headless Chromium, the tab served alone).
 
-The contour map's Play button moves the drawn points and its slider scrubs them, also
-after a redraw; the up-close step slider ends where the run does; the best-rate search
-fills the rate boxes; on a phone the map spans the screen and no toolbar covers a title;
-a Chinese page shows no English word outside names, numbers and code, and switching the
-language under Settings redraws the figures in the new one.
+The contour map's Play button moves the drawn points and its slider scrubs them (also
+after a redraw), and the map stays drawn; the up-close step slider ends where the run
+does; the best-rate search fills the rate boxes; on a phone the map spans the screen and
+no toolbar covers a title; a Chinese page shows no English word outside names, numbers
+and code, and switching the language under Settings redraws the figures in the new one.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ MARKERS = """() => {
   const trace = gd.data[gd.data.length - 1];
   const points = [...[...gd.querySelectorAll('.scatterlayer .trace')].pop().querySelectorAll('.point')];
   return {x: trace.x, y: trace.y, drawn: points.map(p => p.getAttribute('transform')),
-          step: gd._fullLayout.sliders[0].active, frames: gd.layout.meta.frames.map(f => f.data[0].x)};
+          step: gd._fullLayout.sliders[0].active, steps: gd.layout.sliders[0].steps.map(s => s.args[0].x[0]),
+          filled: gd.querySelectorAll('.contourlayer path').length};
 }"""
 
 
@@ -53,10 +54,9 @@ def _open(browser, url: str, **context):
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
     page.goto(url)
     page.wait_for_selector(CONTOUR, state="visible", timeout=60_000)
-    # The figure is drawn and its frames handed back to Plotly (frames.js).
+    # The figure is drawn, and the tab's script is listening to its buttons (player.js).
     page.wait_for_function("() => { const gd = document.querySelector('#optimizers-contour .js-plotly-plot');"
-                           " return gd && gd._transitionData && gd._transitionData._frames.length > 1; }",
-                           timeout=60_000)
+                           " return gd && gd.visionlabWatched && gd.layout.sliders; }", timeout=60_000)
     return page
 
 
@@ -79,10 +79,13 @@ def test_play_moves_the_points_and_the_slider_scrubs_them(page):
     page.wait_for_function("() => document.querySelector('#optimizers-contour .js-plotly-plot')"
                            "._fullLayout.sliders[0].active >= 5", timeout=10_000)
     _press(page, "Pause")
+    page.wait_for_timeout(300)  # a step under way when Pause came may still land
     playing = page.evaluate(MARKERS)
     assert playing["x"] != before["x"] and playing["drawn"] != before["drawn"]
-    page.wait_for_timeout(400)
-    assert page.evaluate(MARKERS)["step"] == page.evaluate(MARKERS)["step"]  # paused means still
+    assert playing["x"] == pytest.approx(playing["steps"][playing["step"]])
+    assert playing["filled"] == before["filled"] > 0  # the contour map is still drawn
+    page.wait_for_timeout(600)
+    assert page.evaluate(MARKERS)["step"] == playing["step"]  # paused means still
 
     # Drag the slider's handle most of the way along its rail.
     grip = page.locator("#optimizers-contour .slider-grip-rect").first.bounding_box()
@@ -94,7 +97,7 @@ def test_play_moves_the_points_and_the_slider_scrubs_them(page):
     page.wait_for_timeout(300)
     dragged = page.evaluate(MARKERS)
     assert dragged["step"] > playing["step"] + 10
-    assert dragged["x"] == pytest.approx(dragged["frames"][dragged["step"]])  # the points of that step
+    assert dragged["x"] == pytest.approx(dragged["steps"][dragged["step"]])  # the points of that step
     assert dragged["drawn"] != playing["drawn"]
 
 

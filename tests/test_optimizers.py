@@ -319,8 +319,8 @@ def test_figures_build_and_stay_small():
     contour_json = contour.to_json()
     assert len(contour_json) < 1_000_000
     spec = _no_nan(contour_json)
-    assert 2 <= len(spec["frames"]) <= 51
-    assert all(len(frame["data"]) == 1 for frame in spec["frames"])
+    steps = spec["layout"]["sliders"][0]["steps"]
+    assert 2 <= len(steps) <= 51 and "frames" not in spec
     response = [contour_json] + [
         fig.to_json() for fig in (plots.surface_figure(surface, trajs),
                                   plots.loss_figure(surface, trajs),
@@ -607,24 +607,17 @@ def test_batch_panel_in_chinese_has_no_english_words():
     assert {w for c in cells for w in WORD.findall(c)} <= NAMES
 
 
-def test_contour_frames_also_travel_in_the_layout():
-    # Gradio's Plotly.react drops `frames`; the page's script restores them from layout.meta.
+def test_contour_slider_steps_move_only_the_markers_to_each_steps_points():
+    # No animation frames (Gradio's Plotly.react drops them): each slider step restyles the
+    # marker trace, the last one, to where every optimizer is after that many steps.
     surface = get_surface("Saddle")
-    fig = plots.contour_figure(surface, run_all(surface, ["SGD", "Adam"], *surface.start, 80, Hyper(lr=0.1)))
-    spec = fig.to_plotly_json()
-    assert spec["layout"]["meta"]["frames"] == [f.to_plotly_json() for f in fig.frames]
-    steps = [s["args"][0][0] for s in spec["layout"]["sliders"][0]["steps"]]
-    assert steps == [f["name"] for f in spec["layout"]["meta"]["frames"]]
-
-
-def test_surface_endpoints_take_their_parameters_in_the_one_listed_order():
-    """The widgets are wired from `RUN_PARAMS`; an endpoint whose signature drifted from it
-    would receive every later setting in the wrong argument."""
-    import inspect
-
-    from demos.optimizers import ui
-
-    heads = {ui.optimize: ("surface", "optimizers"), ui.step_view: ("surface", "optimizer", "step"),
-             ui.best_learning_rates: ("surface", "optimizers")}
-    for endpoint, head in heads.items():
-        assert tuple(inspect.signature(endpoint).parameters) == (*head, *ui.RUN_PARAMS, "request"), endpoint
+    trajs = run_all(surface, ["SGD", "Adam"], *surface.start, 80, Hyper(lr=0.1))
+    spec = plots.contour_figure(surface, trajs).to_plotly_json()
+    markers = len(spec["data"]) - 1
+    for step in spec["layout"]["sliders"][0]["steps"]:
+        k = int(step["label"])
+        assert step["method"] == "restyle" and step["args"][1] == [markers]
+        assert step["args"][0] == {"x": [[t.xs[k] for t in trajs]], "y": [[t.ys[k] for t in trajs]]}
+    assert int(spec["layout"]["sliders"][0]["steps"][-1]["label"]) == 80
+    buttons = spec["layout"]["updatemenus"][0]["buttons"]
+    assert [(b["name"], b["method"]) for b in buttons] == [("play", "skip"), ("pause", "skip")]

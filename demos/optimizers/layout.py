@@ -167,7 +167,7 @@ def build(first: Surface, t: Text, about: Callable[[str], Any]) -> SimpleNamespa
         with gr.Accordion(t("rules", "The update rules"), open=False):
             w.rules = gr.Markdown(latex_delimiters=[{"left": "$", "right": "$", "display": False}])
     _batch_panel(w, t)
-    # Not shown: the search's picks on their way to the boxes, and the button frames.js
+    # Not shown: the search's picks on their way to the boxes, and the button player.js
     # presses when the page's language changes.
     w.picks = gr.JSON(visible=False)
     w.relabel = gr.Button(visible="hidden", elem_id="optimizers-relabel")

@@ -1,39 +1,37 @@
 () => {
-  // Gradio 6.31 draws a plot with Plotly.react(data, layout, config), which drops the
-  // figure's animation frames, so Play and the step slider would find nothing to show.
-  // The playground's figures carry their frames in layout.meta.frames as well; after every
-  // redraw this hands them back to Plotly. It also re-runs the tab's texts when the page's
-  // language changes (Settings -> Language), by pressing the tab's hidden relabel button.
-  if (window.visionlabFrames) return [];
-  window.visionlabFrames = true;
+  // The contour map's Play and Pause. Gradio 6.31 draws a plot with Plotly.react(data,
+  // layout, config), which drops a figure's animation frames, and Plotly's frame animation
+  // without redraw erases a contour's fill; so the step slider restyles the moving markers
+  // (that survives both), and Play walks the slider's steps from here. It also re-runs the
+  // tab's texts when the page's language changes (Settings -> Language), by pressing the
+  // tab's hidden relabel button.
+  if (window.visionlabPlayer) return [];
+  window.visionlabPlayer = true;
+  const STEP_MS = 80;  // between two steps, on top of the redraw
 
-  const sync = (gd) => {
-    const frames = gd.layout && gd.layout.meta && gd.layout.meta.frames;
-    if (!frames || gd.visionlabFrames === frames || !window.Plotly) return;
-    gd.visionlabFrames = frames;  // one hand-over per figure Gradio draws
-    // One hand-over at a time (redraws can come in quick succession), each replacing all
-    // frames Plotly holds: Play runs through every one of them.
-    gd.visionlabQueue = (gd.visionlabQueue || Promise.resolve()).then(() => {
-      if (gd.visionlabFrames !== frames) return null;  // a newer figure is already waiting
-      const old = ((gd._transitionData && gd._transitionData._frames) || []).map((_, i) => i);
-      return (old.length ? window.Plotly.deleteFrames(gd, old) : Promise.resolve())
-        .then(() => window.Plotly.addFrames(gd, frames));
-    }).catch(() => null);
+  const play = async (gd) => {
+    const run = {};
+    gd.visionlabPlaying = run;
+    const layout = gd.layout;  // a redraw by Gradio brings a new layout and ends this run
+    const steps = layout.sliders[0].steps;
+    let k = gd._fullLayout.sliders[0].active;
+    if (k >= steps.length - 1) k = -1;  // at the end, Play starts over
+    while (gd.visionlabPlaying === run && gd.layout === layout && ++k < steps.length) {
+      const [data, traces] = steps[k].args;
+      await window.Plotly.update(gd, data, { "sliders[0].active": k }, traces);
+      await new Promise((resolve) => setTimeout(resolve, STEP_MS));
+    }
+    if (gd.visionlabPlaying === run) gd.visionlabPlaying = null;
   };
-  // Pause interrupts Play, and Plotly then rejects Play's promise without a reason, which
-  // nobody awaits; that one rejection is expected, not an error of the page.
-  let interrupted = 0;
-  window.addEventListener("unhandledrejection", (event) => {
-    if (event.reason === undefined && performance.now() - interrupted < 2000) event.preventDefault();
-  });
   const watch = () => {
     for (const gd of document.querySelectorAll(".js-plotly-plot")) {
-      if (!gd.visionlabWatched && typeof gd.on === "function") {
-        gd.visionlabWatched = true;
-        gd.on("plotly_afterplot", () => sync(gd));
-        gd.on("plotly_animationinterrupted", () => { interrupted = performance.now(); });
-      }
-      sync(gd);
+      if (gd.visionlabWatched || typeof gd.on !== "function") continue;
+      gd.visionlabWatched = true;
+      gd.on("plotly_buttonclicked", (event) => {
+        const name = event && event.button && event.button.name;
+        if (name === "play" && !gd.visionlabPlaying) play(gd);
+        if (name === "pause") gd.visionlabPlaying = null;
+      });
     }
   };
   new MutationObserver(watch).observe(document.body, { childList: true, subtree: true });

@@ -2,8 +2,8 @@
 
 Figures travel to the browser as JSON on every slider move, so they are kept
 small: long paths are thinned to at most 500 points, grids are 80 x 80, large
-arrays are float32 (plotly writes those as compact base64), and the animation's
-frames move one marker per optimizer instead of redrawing paths.
+arrays are float32 (plotly writes those as compact base64), and each step of the
+animation moves one marker per optimizer instead of redrawing paths.
 
 Every figure is laid out to survive a phone: the title sits below Plotly's toolbar
 and starts at the left, legends go under the plot, the colour bar lies flat above
@@ -40,7 +40,6 @@ LOSS_FLOOR = 1e-12
 # The bare "none" template: a named one such as "plotly_white" is copied into
 # every figure, adding ~6.5 kB of JSON and ~15 ms of build time each.
 _FONT = dict(family="Helvetica, Arial, sans-serif", size=13)
-_NO_WAIT = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0))
 # Plotly's toolbar is about 30 px tall at the top right: titles start below it.
 _TOOLBAR_PX = 32
 CONTOUR_HEIGHT, STEP_HEIGHT = 700, 560  # px; figures with a flat colour bar under the title
@@ -125,12 +124,14 @@ def _axes(fig: go.Figure, surface: Surface) -> None:
 
 
 def contour_figure(surface: Surface, trajectories: Sequence[Trajectory], lang: str = EN,
-                   n_frames: int = 50) -> go.Figure:
-    """Contour map with every optimizer's path and a step slider / play button.
+                   n_steps: int = 50) -> go.Figure:
+    """Contour map with every optimizer's path, a step slider and Play / Pause buttons.
 
-    Gradio 6.31 draws a figure with ``Plotly.react(data, layout, config)``, which drops
-    ``frames``; so the frames also travel in ``layout.meta.frames``, where the tab's
-    script (ui.ANIMATION_JS) finds them and hands them to Plotly after every redraw.
+    The slider's steps restyle the marker trace: that needs no animation frames, which
+    Gradio 6.31 drops (it draws with ``Plotly.react(data, layout, config)``), and, unlike
+    Plotly's frame animation without redraw, keeps the contour fill (which that erases).
+    Play and Pause are buttons that do nothing by themselves; the tab's script
+    (player.js) walks the slider's steps while Play is on.
     """
     xs, ys, Z = grid(surface, GRID_N)
     z, z_title = _colour_scale(surface, Z)
@@ -151,8 +152,8 @@ def contour_figure(surface: Surface, trajectories: Sequence[Trajectory], lang: s
             line=dict(color=COLORS.get(traj.name, "black"), width=2, dash=_dash(traj.name)),
         ))
 
-    # All moving markers share one trace, added last: each frame then replaces
-    # a single small trace, which keeps both the JSON and the build time low.
+    # All moving markers share one trace, added last: each step then replaces a single
+    # small trace, which keeps both the JSON and the redraw cheap.
     def where(k: int) -> dict[str, list[float]]:
         return {"x": [float(t.xs[min(k, len(t.xs) - 1)]) for t in trajectories],
                 "y": [float(t.ys[min(k, len(t.ys) - 1)]) for t in trajectories]}
@@ -164,34 +165,28 @@ def contour_figure(surface: Surface, trajectories: Sequence[Trajectory], lang: s
                     line=dict(color="white", width=1.5)),
     ))
     longest = max((len(t.xs) for t in trajectories), default=1)
-    steps = _thin(longest, n_frames + 1).tolist()
     marker_trace = len(fig.data) - 1
-    frames = [{"name": str(k), "traces": [marker_trace], "data": [{"type": "scatter", **where(k)}]}
-              for k in steps]
-    fig.frames = frames
+
+    def step(k: int) -> dict[str, Any]:
+        at = where(k)
+        return dict(method="restyle", label=str(k), args=[{"x": [at["x"]], "y": [at["y"]]}, [marker_trace]])
+
     _finish(
         fig, text("contour.title", lang, surface=surface_name(surface.name, lang)), CONTOUR_HEIGHT, top=118,
-        bottom=150, meta={"frames": frames},
+        bottom=150,
         # Under the map: Play and Pause side by side, the step slider, then the legend, which
         # is pinned to the figure's foot: on a phone its rows wrap without moving the rest.
         sliders=[dict(
             active=0, x=0, len=1, xanchor="left", y=0, yanchor="top", pad=dict(t=62, b=0),
             currentvalue=dict(prefix=text("slider.prefix", lang), suffix=text("slider.suffix", lang),
                               xanchor="right", font=dict(size=13)),
-            font=dict(size=10),
-            steps=[dict(method="animate", label=str(k),
-                        args=[[str(k)], dict(mode="immediate", **_NO_WAIT)]) for k in steps],
+            font=dict(size=10), steps=[step(k) for k in _thin(longest, n_steps + 1).tolist()],
         )],
         updatemenus=[dict(
             type="buttons", direction="left", showactive=False, x=0, xanchor="left", y=0,
             yanchor="top", pad=dict(t=30, r=8),
-            buttons=[
-                dict(label=text("play", lang), method="animate", args=[None, dict(
-                    frame=dict(duration=80, redraw=False), transition=dict(duration=0),
-                    fromcurrent=True)]),
-                dict(label=text("pause", lang), method="animate",
-                     args=[[None], dict(mode="immediate", **_NO_WAIT)]),
-            ],
+            buttons=[dict(label=text("play", lang), method="skip", name="play"),
+                     dict(label=text("pause", lang), method="skip", name="pause")],
         )],
     )
     fig.update_layout(legend=dict(yref="container", y=0, yanchor="bottom"))

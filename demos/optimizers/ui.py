@@ -42,8 +42,8 @@ coordinate gets its own step size. **Adam** does both, with bias correction for 
 first steps. Batch, stochastic and mini-batch gradient descent differ in how much data
 one step looks at: a full pass is slow per step but steady, one sample is cheap but noisy.
 """
-# The script that keeps the contour map's animation working (see frames.js).
-FRAMES_JS = (Path(__file__).with_name("frames.js")).read_text(encoding="utf-8")
+# The contour map's Play and Pause, and the relabelling on a change of language (player.js).
+PLAYER_JS = Path(__file__).with_name("player.js").read_text(encoding="utf-8")
 # Before every request: the page's language (Settings -> Language included) as a cookie,
 # because an input for it would change the endpoints' positional arguments.
 LANGUAGE_COOKIE = "visionlab-language"
@@ -295,8 +295,8 @@ def create_demo() -> gr.Blocks:
         w.best.click(best_learning_rates, run_inputs, [w.best_note, w.picks], api_name="best_learning_rates",
                      **light).success(_apply_picks, w.picks, list(w.rates.values()), **private)
 
-        # The first picture, and again in the new language when the page switches (frames.js).
-        demo.load(None, js=FRAMES_JS)
+        # The first picture, and again in the new language when the page switches (player.js).
+        demo.load(None, js=PLAYER_JS)
         opened = [demo.load, w.relabel.click]
         gr.on(opened, optimize, run_inputs, outputs, api_visibility="private", **light)
         gr.on(opened, step_view, step_inputs, [w.step_plot, w.step_text], api_visibility="private", **light)
