@@ -1,10 +1,13 @@
-"""Every endpoint against every kind of bad input in DESIGN.md ("Bad input"), as one table.
+"""Every endpoint against every kind of bad input in docs/ARCHITECTURE.md ("Bad input"), as one table.
 
-Rows are inputs, columns are endpoints. Each cell is either a clear message in plain
-words (no traceback, no exception class, says what is wrong) or a correct result, and
-after every row the server must still answer `/models`. The outcomes are collected into
-a matrix, printed at the end (`pytest -s`) and written to artifacts/bad_input_matrix.md;
-README.md's "Bad input, endpoint by endpoint" is a copy of it.
+Rows are inputs, columns are endpoints: every public endpoint of the running app, read from
+its API schema, so a new tab's endpoints join the table by themselves, and an endpoint that
+has no good parameters in PARAMS below fails every row instead of being left out. Each
+cell is either a clear message in plain words (no traceback, no exception class, says
+what is wrong) or a correct result, and after every row the server must still answer
+`/models`. The outcomes are collected into a matrix, printed at the end (`pytest -s`) and
+written to artifacts/bad_input_matrix.md; README.md's "Bad input, endpoint by endpoint"
+is a copy of it.
 """
 
 from __future__ import annotations
@@ -33,11 +36,6 @@ SCENE = ROOT / "examples" / "detection" / "scene_1000011.png"
 ARTIFACT = ROOT / "artifacts" / "bad_input_matrix.md"
 TIMEOUT = 60.0  # seconds; a call that takes longer counts as a hung worker
 
-ENDPOINTS = ["/optimize", "/step_view", "/batch_modes", "/detect", "/loss_anatomy", "/translate", "/pose",
-             "/roi_pool_vs_align", "/detector_limits", "/convolution", "/compress", "/models"]
-IMAGE_ENDPOINTS = ["/detect", "/loss_anatomy", "/translate", "/pose", "/roi_pool_vs_align",
-                   "/detector_limits", "/convolution"]
-
 _HYPER = [("lr", 0.001), ("steps", 50), ("x0", -1.5), ("y0", 2.0), ("momentum", 0.9), ("beta1", 0.9),
           ("beta2", 0.999), ("rho", 0.9), ("alpha", 0.99), ("eps", None), ("weight_decay", 0.0),
           ("noise", 0.0), ("seed", 0), ("condition", 10.0), ("adadelta_lr", 1.0)]
@@ -46,6 +44,7 @@ IMAGE = object()  # stands for the image argument in the tables below
 # Every endpoint's parameters in API order, with good values; the rows spoil one at a time.
 PARAMS: dict[str, list[tuple[str, Any]]] = {
     "/optimize": [("surface", "Rosenbrock"), ("optimizers", ["SGD", "Adam"]), *_HYPER],
+    "/best_learning_rates": [("surface", "Rosenbrock"), ("optimizers", ["SGD", "Adam"]), *_HYPER],
     "/step_view": [("surface", "Rosenbrock"), ("optimizer", "Adam"), ("step", 5), *_HYPER],
     "/batch_modes": [("model", "linear"), ("n_samples", 64), ("batch_size", 8), ("epochs", 3), ("lr", 0.05),
                      ("seed", 0)],
@@ -71,6 +70,7 @@ PARAMS: dict[str, list[tuple[str, Any]]] = {
                   ("fine_tune_steps", 0), ("huffman", True)],
     "/models": [],
 }
+IMAGE_ENDPOINTS = [endpoint for endpoint, params in PARAMS.items() if "image" in dict(params)]
 NUMBERS = {ep: [name for name, value in params if name not in ("surface", "optimizers", "optimizer", "model",
                                                                  "models", "methods", "direction", "image",
                                                                  "features", "aligned", "source",
@@ -96,7 +96,9 @@ NEGATIVE_OK = {"x0", "y0", "rotation"}  # start coordinates; a turn either way
 HUGE_OK = {("/optimize", "lr"), ("/optimize", "eps"), ("/optimize", "weight_decay"), ("/optimize", "noise"),
            ("/optimize", "adadelta_lr"), ("/step_view", "step"),  # a later step than the run has: its last
            ("/step_view", "eps"), ("/step_view", "noise"), ("/step_view", "weight_decay"),
-           ("/step_view", "adadelta_lr")}
+           ("/step_view", "adadelta_lr"), ("/best_learning_rates", "lr"), ("/best_learning_rates", "eps"),
+           ("/best_learning_rates", "weight_decay"), ("/best_learning_rates", "noise"),
+           ("/best_learning_rates", "adadelta_lr")}
 
 # A message is plain when it carries none of these.
 NOT_PLAIN = re.compile(r"Traceback|File \"|\b[A-Z]\w*(Error|Exception|Warning)\b|Something went wrong|"
@@ -205,6 +207,10 @@ class Lab:
         self.client, self.url, self.files = client, app_url, files
         # The same app; output files are not downloaded, only the answers are checked.
         self.quick = Client(app_url, verbose=False, download_files=False)
+        # The columns: every public endpoint, in the app's order, with its parameters' names.
+        api = self.quick.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        self.api = {name: [p["parameter_name"] for p in info["parameters"]] for name, info in api.items()}
+        self.endpoints = list(self.api)
         self.scene = self.upload(SCENE)
 
     def upload(self, path: Path) -> dict:
@@ -417,14 +423,17 @@ def assert_finite_json(value: Any, what: str) -> None:
 
 
 UNKNOWN = {"/optimize": dict(optimizers=["SGD", "Lion"]), "/step_view": dict(optimizer="Lion"),
+           "/best_learning_rates": dict(optimizers=["SGD", "Lion"]),
            "/batch_modes": dict(model="quadratic"), "/detect": dict(models=["yolo-v99"]),
            "/loss_anatomy": dict(model="yolo-v99"), "/translate": dict(model="cyclegan-dog2cat"),
            "/pose": dict(methods=["alphapose"]), "/roi_pool_vs_align": dict(features="resnet"),
            "/compress": dict(model="resnet-9000")}
 UNKNOWN_OPTION = {"/optimize": dict(surface="Everest"), "/step_view": dict(surface="Everest"),
+                  "/best_learning_rates": dict(surface="Everest"),
                   "/translate": dict(direction="sideways"), "/detector_limits": dict(source="photo"),
                   "/convolution": dict(source="thermal camera"), "/compress": dict(init="kmeans++")}
 EMPTY = {"/optimize": dict(optimizers=[]), "/step_view": dict(optimizer=None),
+         "/best_learning_rates": dict(optimizers=[]),
          "/batch_modes": dict(model=None), "/detect": dict(models=[]), "/loss_anatomy": dict(model=None),
          "/translate": dict(model=None), "/pose": dict(methods=[]), "/roi_pool_vs_align": dict(features=None),
          "/compress": dict(model=None)}
@@ -488,22 +497,32 @@ ROWS: dict[str, Cell] = {
 @pytest.fixture(scope="module")
 def lab(client, app_url, tmp_path_factory):
     files = build_files(tmp_path_factory.mktemp("bad_inputs"))
-    yield Lab(client, app_url, files)
-    matrix = format_matrix()
+    lab = Lab(client, app_url, files)
+    yield lab
+    matrix = format_matrix(lab.endpoints)
     print("\n\nBad input, endpoint by endpoint\n\n" + matrix)
     ARTIFACT.parent.mkdir(exist_ok=True)
     ARTIFACT.write_text("# Bad input, endpoint by endpoint\n\n" + matrix + "\n## Every message in full\n\n"
                         + "".join(f"- {line}\n" for line in DETAILS), encoding="utf-8")
 
 
+def test_every_endpoint_has_good_parameters_in_the_table(lab):
+    """The rows spoil one parameter of PARAMS at a time, so PARAMS must name every endpoint the
+    app serves, with its parameters in the API's order."""
+    assert set(lab.endpoints) - set(PARAMS) == set(), "endpoints the matrix does not cover"
+    assert set(PARAMS) - set(lab.endpoints) == set(), "PARAMS lists endpoints the app does not serve"
+    for endpoint in lab.endpoints:
+        assert [name for name, _ in PARAMS[endpoint]] == lab.api[endpoint], endpoint
+
+
 @pytest.mark.parametrize("row", list(ROWS))
 def test_bad_input_row(lab, row):
     cells, failures = {}, []
-    for endpoint in ENDPOINTS:
+    for endpoint in lab.endpoints:
         try:
             text = ROWS[row](lab, endpoint)
-        except AssertionError as exc:
-            failures.append(str(exc).splitlines()[0])
+        except (AssertionError, KeyError) as exc:  # KeyError: an endpoint PARAMS does not know
+            failures.append(f"{endpoint}: {exc}".splitlines()[0])
             text = "FAIL"
         cells[endpoint] = "n/a" if text is None else text
     lab.alive()  # still serving after the whole row
@@ -517,14 +536,14 @@ def test_server_still_answers_at_the_end(lab):
     assert lab.predict("/detect").ok
 
 
-def format_matrix() -> str:
-    lines = ["| input | " + " | ".join(f"`{e}`" for e in ENDPOINTS) + " |",
-             "|---|" + "---|" * len(ENDPOINTS)]
+def format_matrix(endpoints: list[str]) -> str:
+    lines = ["| input | " + " | ".join(f"`{e}`" for e in endpoints) + " |",
+             "|---|" + "---|" * len(endpoints)]
     for row in ROWS:
         cells = MATRIX.get(row)
         if cells is None:
             continue
-        lines.append(f"| {row} | " + " | ".join(cells[e].replace("|", "\\|") for e in ENDPOINTS) + " |")
+        lines.append(f"| {row} | " + " | ".join(cells[e].replace("|", "\\|") for e in endpoints) + " |")
     return "\n".join(lines) + "\n\n" + LEGEND
 
 
