@@ -19,7 +19,8 @@ from shared import device as devices
 from shared.loading import get_model
 from shared.registry import get_spec
 
-EXAMPLE_NAME = re.compile(r"scene_(\d+)\.png$")  # generated examples carry their seed
+# Generated examples carry their seed, and the sweep's level when it has one: scene_<seed>[_<n>obj].png
+EXAMPLE_NAME = re.compile(r"scene_(\d+)(?:_(\d)obj)?\.png$")
 
 
 @dataclass
@@ -90,7 +91,8 @@ def example_truth(
     match = EXAMPLE_NAME.search(str(path or ""))
     if match is None:
         return None
-    scene, boxes, labels = make_scene(int(match.group(1)))
+    objects = int(match.group(2)) if match.group(2) else None
+    scene, boxes, labels = make_scene(int(match.group(1)), objects)
     if image is not None and (image.size != scene.size or image.convert("RGB").tobytes() != scene.tobytes()):
         return None
     return boxes, labels

@@ -1,0 +1,80 @@
+"""Ship the sweep's models that the detection tab shows: seed 0 of each main arm at the
+most and the least imbalanced level, with the metrics their results files hold.
+
+    python -m demos.detection.bundle     # copies them into checkpoints/ with a card each
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from shared.device import machine_description
+
+from .experiment import ARMS, HALF_WIDTH, RunConfig
+from .findings import ARM_NAMES
+from .model import build_detector, save_checkpoint
+from .sweep import RESULTS, STATE, full_plan, read_results
+
+CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
+SHOWN = [(arm, objects) for objects in (1, 8) for arm in ("ce", "focal", "ohem")]
+
+
+def bundled_sweep_name(arm: str, objects: int) -> str:
+    return f"sweep-{arm}-{objects}obj"
+
+
+def bundled_sweep_file(arm: str, objects: int) -> str:
+    return f"detection_sweep_{arm}_obj{objects}.safetensors"
+
+
+def build_sweep_model(arm: str):
+    """The architecture of a sweep run (half width, the arm's loss), for the loader to fill."""
+    a = ARMS[arm]
+    return build_detector(a.loss, config=HALF_WIDTH | ({} if a.prior else {"prior_probability": 0.5}),
+                          loss_params=a.params)
+
+
+def run_for(arm: str, objects: int, runs: dict[str, dict]) -> RunConfig | None:
+    plan, _ = full_plan(runs)
+    return next((c for c in plan if (c.arm, c.objects, c.seed, c.eval_split) == (arm, objects, 0, "val")
+                 and c.run_id in runs), None)
+
+
+def main() -> int:
+    from safetensors.torch import load_file
+
+    runs, _ = read_results(RESULTS)
+    shipped = 0
+    for arm, objects in SHOWN:
+        cfg = run_for(arm, objects, runs)
+        if cfg is None:
+            print(f"{bundled_sweep_name(arm, objects)}: its run has not finished; not shipped")
+            continue
+        model = build_sweep_model(arm)
+        model.load_state_dict(load_file(STATE / f"{cfg.run_id}.safetensors"))
+        metrics = runs[cfg.run_id]["metrics"]
+        path = CHECKPOINTS / bundled_sweep_file(arm, objects)
+        save_checkpoint(model, path, {"run": json.dumps(cfg.as_dict() | {"run_id": cfg.run_id}),
+                                      "val_ap": metrics["aware"]["AP"], "objects_per_scene": objects,
+                                      "agnostic_ap": metrics["agnostic"]["AP"]})
+        record = runs[cfg.run_id]
+        errors = {k: v for k, v in metrics["errors"].items() if k != "confusion"}
+        path.with_suffix(".md").write_text(
+            f"# {bundled_sweep_name(arm, objects)}\n\n"
+            f"The focal-loss sweep's run `{cfg.run_id}`: a half-width RetinaNet trained with "
+            f"{ARM_NAMES[arm]} ({ARMS[arm].params}) on generated scenes with {objects} object(s) each, "
+            f"SGD momentum 0.9, lr {cfg.lr:g} (tuned on the tune split), {cfg.steps} steps × "
+            f"{cfg.batch_size}, seed 0.\n\n"
+            f"On {metrics['scenes']} val scenes of its level: class-agnostic AP "
+            f"{100 * metrics['agnostic']['AP']:.1f}, class-aware AP {100 * metrics['aware']['AP']:.1f} "
+            f"(pycocotools). Confident detections (score ≥ 0.3): {json.dumps(errors)}.\n\n"
+            f"Trained on {record['machine']} in {record['training']['training_seconds'] / 60:.0f} min; "
+            f"exported by `python -m demos.detection.bundle` on {machine_description()}.\n")
+        shipped += 1
+        print(f"{bundled_sweep_name(arm, objects)}: {path.name} ({path.stat().st_size / 1e6:.2f} MB)")
+    return 0 if shipped else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
