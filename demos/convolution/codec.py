@@ -234,9 +234,15 @@ def _decode_layers(tensors: dict[str, torch.Tensor]) -> tuple[dict, list[SharedL
 def decode_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The ordinary state dict the compressed tensors describe (a registry spec's `convert`)."""
     layout, layers = decode_layers(tensors)
-    if not isinstance(layout.get("dense"), list) or not isinstance(layout.get("dense_int"), list):
-        raise ValueError("its layout lists no dense tensors")
-    state = {layer.name: layer.weight() for layer in layers}
+    try:
+        return _dense_state(tensors, layout, {layer.name: layer.weight() for layer in layers})
+    except (KeyError, TypeError, IndexError, AttributeError, RuntimeError) as exc:
+        raise ValueError(f"its dense tensors do not match its layout ({type(exc).__name__})") from None
+
+
+def _dense_state(tensors: dict[str, torch.Tensor], layout: dict,
+                 state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`state` (the shared layers' weights) completed with the tensors stored as they are."""
     for key, names in (("dense", layout["dense"]), ("dense_int", layout["dense_int"])):
         flat, start = tensors[key], 0
         for name, shape in names:

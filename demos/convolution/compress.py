@@ -106,26 +106,34 @@ def initial_centroids(values: torch.Tensor, k: int, init: str, seed: int = 0) ->
 
 def kmeans1d(values: torch.Tensor, k: int, init: str = "linear", iters: int = 100,
              seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Lloyd's k-means on a 1-D tensor: (centroids (k',), labels (n,)), k' = min(k, distinct values)."""
+    """Lloyd's k-means on a 1-D tensor: (centroids (k',), labels (n,)), k' = min(k, distinct values).
+
+    In one dimension each cluster is a run of the sorted values between the midpoints of
+    neighbouring centroids, so an iteration only searches k - 1 midpoints in the sorted
+    values and takes each cluster's sum from a prefix sum: O(k log n), not O(n k).
+    """
     values = values.detach().float().reshape(-1)  # (n,)
     distinct = torch.unique(values)
     k = min(k, distinct.numel())
     if k == distinct.numel():  # as many clusters as values: each value is its own centroid
         return distinct, torch.bucketize(values, distinct)
-    centroids = initial_centroids(values, k, init, seed)
-    labels = None
+    ordered = values.sort().values
+    prefix = torch.cat([torch.zeros(1, dtype=torch.float64), ordered.double().cumsum(0)])  # (n + 1,)
+    centroids = initial_centroids(values, k, init, seed).sort().values
+    cuts = None
     for _ in range(iters):
-        centroids = centroids.sort().values
-        # Nearest centroid in 1-D: which interval between consecutive midpoints a value falls in.
-        new = torch.bucketize(values, (centroids[1:] + centroids[:-1]) / 2)
-        if labels is not None and torch.equal(new, labels):
+        # Values up to each midpoint go to the cluster below it (as bucketize assigns them).
+        new = torch.searchsorted(ordered, (centroids[1:] + centroids[:-1]) / 2, right=True)  # (k - 1,)
+        if cuts is not None and torch.equal(new, cuts):
             break
-        labels = new
-        counts = torch.bincount(labels, minlength=k)
-        sums = torch.bincount(labels, weights=values, minlength=k)
+        cuts = new
+        bounds = torch.cat([cuts.new_zeros(1), cuts, cuts.new_full((1,), len(ordered))])  # (k + 1,)
+        counts = bounds[1:] - bounds[:-1]
+        sums = prefix[bounds[1:]] - prefix[bounds[:-1]]
         # An empty cluster keeps its old centroid (it may win values back later).
-        centroids = torch.where(counts > 0, sums / counts.clamp(min=1), centroids).float()
-    return centroids, labels
+        centroids = torch.where(counts > 0, sums / counts.clamp(min=1), centroids.double()).float()
+        centroids = centroids.sort().values
+    return centroids, torch.bucketize(values, (centroids[1:] + centroids[:-1]) / 2)
 
 
 # ---------------------------------------------------------------- prune and share
@@ -305,6 +313,8 @@ def huffman_encode(symbols: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray
 def huffman_decode(data: np.ndarray, nbits: int, lengths: np.ndarray, count: int) -> np.ndarray:
     """The `count` symbols coded in the first `nbits` bits of `data` (inverse of huffman_encode)."""
     lengths = np.asarray(lengths, dtype=np.int64)
+    if nbits > 8 * len(data) or not lengths.any():
+        raise ValueError("a Huffman stream is shorter than its length, or has no code table")
     longest = int(lengths.max())
     if longest > 56:
         raise ValueError("a Huffman code is longer than 56 bits")
