@@ -6,6 +6,12 @@
   Translating means moving object boundaries, the change the paper reports failing on
   (dog -> cat): "the learned translation degenerates into making minimal changes".
 
+- "position": the same kinds of plain objects (discs and squares), only in the left half
+  of the canvas in A and only in the right half in B. Nothing but position separates the
+  domains, so a translation has to carry every object half the canvas across: the
+  question of why CycleGAN keeps positions, asked directly. The paired counterpart (for
+  evaluation only) is the same scene with every object moved right by half the width.
+
 Every scene is a pure function of (pair, split, index), so held-out sets are fixed and
 a training run can be resumed exactly. Sizes are in absolute pixels (objects of radius
 8-14 px, stripes 8 px apart), so a 256 px scene is a larger field of the same objects,
@@ -21,11 +27,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-PAIRS = ("texture", "geometry")
+PAIRS = ("texture", "geometry", "position")
 DOMAINS = {
     "texture": ("plain objects", "striped objects"),
     "geometry": ("discs", "squares"),
+    "position": ("objects on the left", "objects on the right"),
 }
+# Training scene size per pair. The position pair trains at the held-out size: what it
+# must learn (move half a canvas) is tied to the canvas, unlike a texture or a shape.
+TRAIN_SIZE = {"texture": 64, "geometry": 64, "position": 128}
 SPLITS = {"train_a": 0, "train_b": 1, "heldout": 2}
 HELDOUT_SIZE = 128  # px; evaluation scenes
 HELDOUT_N = 100
@@ -42,7 +52,10 @@ class Scene:
     mask_a: np.ndarray
     mask_b: np.ndarray
     background: np.ndarray
-    boxes: np.ndarray  # (K, 4) int: y0, x0, y1, x1 around each object, both domains
+    boxes: np.ndarray  # (K, 4) int: y0, x0, y1, x1 around each object in A
+    # (dy, dx) px from an object in A to the same object in B: (0, 0) except for the
+    # position pair, whose B boxes are `boxes` moved by it. A true translation needs it.
+    offset: tuple[int, int] = (0, 0)
 
 
 def _rng(pair: str, split: str, index: int, seed: int) -> np.random.Generator:
@@ -65,9 +78,12 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.clip(bg, 0, 1).astype(np.float32)
 
 
-def _place(rng: np.random.Generator, size: int) -> list[tuple[float, float, float]]:
-    """Non-overlapping (cy, cx, r); the count grows with the canvas area."""
-    area = size * size
+def _place(
+    rng: np.random.Generator, height: int, width: int | None = None
+) -> list[tuple[float, float, float]]:
+    """Non-overlapping (cy, cx, r) inside a height x width region; the count grows with its area."""
+    width = height if width is None else width
+    area = height * width
     wanted = int(rng.integers(max(1, area // 4096), max(2, area // 1600) + 1))
     placed: list[tuple[float, float, float]] = []
     for _ in range(wanted * 20):
@@ -75,9 +91,10 @@ def _place(rng: np.random.Generator, size: int) -> list[tuple[float, float, floa
             break
         r = float(rng.uniform(*RADIUS))
         margin = r + 2
-        if size - 2 * margin <= 0:
+        if min(height, width) - 2 * margin <= 0:
             break
-        cy, cx = rng.uniform(margin, size - margin, 2)
+        # One draw of two numbers, as before regions could be oblong: square scenes are unchanged.
+        cy, cx = rng.uniform((margin, margin), (height - margin, width - margin))
         # Boxes (squares of half side r) must stay 4 px apart, so masks never touch.
         if all(max(abs(cy - y), abs(cx - x)) > r + q + 4 for y, x, q in placed):
             placed.append((float(cy), float(cx), r))
@@ -85,13 +102,19 @@ def _place(rng: np.random.Generator, size: int) -> list[tuple[float, float, floa
 
 
 def _colour(rng: np.random.Generator, local_bg: np.ndarray) -> np.ndarray:
-    """A saturated colour that stands out from the background under the object."""
+    """A saturated colour that stands out from the background under the object.
+
+    `local_bg` is one colour (3,) or several (K, 3), e.g. where an object is in A and in B;
+    the colour must stand out from each.
+    """
+    local = np.atleast_2d(local_bg)  # (K, 3)
     for _ in range(50):
         c = rng.uniform(0, 1, 3).astype(np.float32)
         c[rng.integers(3)] = rng.choice([0.05, 0.95])  # push one channel to an extreme
-        if np.abs(c - local_bg).max() > 0.35 and np.abs(c - local_bg).mean() > 0.2:
+        d = np.abs(c - local)  # (K, 3)
+        if (d.max(axis=1) > 0.35).all() and (d.mean(axis=1) > 0.2).all():
             return c
-    return (1.0 - local_bg).astype(np.float32)
+    return (1.0 - local.mean(axis=0)).astype(np.float32)
 
 
 def _coverage(shape: str, cy: float, cx: float, r: float, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
@@ -117,13 +140,15 @@ def make_scene(pair: str, split: str, index: int, size: int, seed: int = 0) -> S
     if pair not in PAIRS:
         raise ValueError(f"pair must be one of {PAIRS}, not {pair!r}")
     rng = _rng(pair, split, index, seed)
+    if pair == "position":
+        return _position_scene(rng, size)
     bg = _background(rng, size)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     a, b = bg.copy(), bg.copy()
     mask_a = np.zeros((size, size), bool)
     mask_b = np.zeros((size, size), bool)
     boxes = []
-    for cy, cx, r in _place(rng, size):
+    for cy, cx, r in _place(rng, size, size):
         colour = _colour(rng, bg[int(cy), int(cx)])
         if pair == "texture":
             shape_a = shape_b = ("disc", "square")[int(rng.integers(2))]
@@ -146,6 +171,41 @@ def make_scene(pair: str, split: str, index: int, size: int, seed: int = 0) -> S
         mask_b,
         bg,
         np.asarray(boxes, np.int64).reshape(-1, 4),  # (K, 4), also when K = 0
+    )
+
+
+def _position_scene(rng: np.random.Generator, size: int) -> Scene:
+    """Plain discs and squares in the left half (A); the same objects half a canvas right (B)."""
+    if size % 2:
+        raise ValueError(f"a position scene needs an even size, not {size}")
+    bg = _background(rng, size)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    shift = size // 2  # whole pixels, so B's objects are A's exactly, pixel for pixel
+    a, b = bg.copy(), bg.copy()
+    mask_a = np.zeros((size, size), bool)
+    mask_b = np.zeros((size, size), bool)
+    boxes = []
+    for cy, cx, r in _place(rng, size, shift):  # centres (and whole objects) in x < size / 2
+        # The colour must stand out where the object is in A and where it is in B.
+        colour = _colour(rng, np.stack([bg[int(cy), int(cx)], bg[int(cy), int(cx) + shift]]))  # (2, 3)
+        shape = ("disc", "square")[int(rng.integers(2))]
+        cov_a = _coverage(shape, cy, cx, r, yy, xx)[..., None]  # (H, W, 1)
+        cov_b = _coverage(shape, cy, cx + shift, r, yy, xx)[..., None]
+        a = a * (1 - cov_a) + colour * cov_a
+        b = b * (1 - cov_b) + colour * cov_b
+        mask_a |= cov_a[..., 0] > 0.5
+        mask_b |= cov_b[..., 0] > 0.5
+        half = int(np.ceil(r)) + 2
+        boxes.append((max(0, int(cy) - half), max(0, int(cx) - half), int(cy) + half + 2,
+                      min(shift, int(cx) + half + 2)))
+    return Scene(
+        a.astype(np.float32),
+        b.astype(np.float32),
+        mask_a,
+        mask_b,
+        bg,
+        np.asarray(boxes, np.int64).reshape(-1, 4),  # (K, 4), also when K = 0
+        offset=(0, shift),
     )
 
 

@@ -26,9 +26,12 @@ from shared.registry import CHECKPOINTS
 
 from .data import DOMAINS, HELDOUT_N, HELDOUT_SIZE, PAIRS, Scene, heldout, to_images, to_tensor
 from .metrics import (
+    MOVE_CLASSES,
     background_as_rendered,
     centroid_shift,
     cycle_error,
+    displacement,
+    fill_ratios,
     mask_iou,
     object_mask,
     shape_change,
@@ -45,7 +48,26 @@ from .model import (
 # The fixed subset the tests re-measure from the shipped checkpoints.
 CI_SUBSET = {"n": 8, "start": 0, "size": HELDOUT_SIZE}
 IMAGE_KEYS = ("structure_edge_f", "structure_grad_ssim", "texture_gram", "texture_hist")
-GEOMETRY_KEYS = ("mask_iou_input", "mask_iou_target", "shape_change", "centroid_shift_px")
+GEOMETRY_KEYS = ("mask_iou_input", "mask_iou_target", "shape_change", "centroid_shift_px", "fill_ratio")
+
+
+def share_key(kind: str) -> str:
+    """"erase-and-paint" -> "share_erase_and_paint": the metric key of a displacement class."""
+    return "share_" + kind.replace(" ", "_").replace("-", "_")
+
+
+# The position pair: what the output did with objects that had to move (metrics.displacement).
+POSITION_KEYS = ("displacement_px", "needed_px", "displacement_ratio", "kept", "arrived", "in_transit",
+                 "painted") + tuple(share_key(kind) for kind in MOVE_CLASSES)
+# What a perfect translation scores where the true target cannot be run through the metric itself.
+PERFECT = {"mask_iou_target": 1.0, "shape_change": 1.0, "centroid_shift_px": 0.0, "displacement_ratio": 1.0,
+           "kept": 0.0, "arrived": 1.0, "in_transit": 0.0, "share_translate": 1.0}
+
+
+def table_keys(pair: str) -> tuple[str, ...]:
+    """The rows of a pair's table: the position pair reads displacement, the others geometry in place."""
+    moved = POSITION_KEYS if pair == "position" else GEOMETRY_KEYS
+    return IMAGE_KEYS + moved + ("cycle_l1",)
 
 
 @torch.inference_mode()
@@ -71,9 +93,14 @@ def _direction_metrics(
     result |= {f"target_{k}": float(v.mean()) for k, v in translation_metrics(_unit(src), _unit(tgt)).items()}
     result["cycle_l1"] = float(cycle_error(_unit(src), _unit(rec)).mean())
 
-    geometry: dict[str, list[float]] = {k: [] for k in GEOMETRY_KEYS}
+    geometry: dict[str, list[float]] = {k: [] for k in GEOMETRY_KEYS + POSITION_KEYS + ("target_fill_ratio",)}
     for scene, out_image in zip(scenes, to_images(out), strict=True):
         src_image = getattr(scene, src_key)
+        # Where the objects are in the source, and the shift that would carry them to the target.
+        sign = 1 if direction == "AB" else -1
+        dy, dx = sign * scene.offset[0], sign * scene.offset[1]
+        boxes_src = scene.boxes + (np.array(scene.offset * 2) if direction == "BA" else 0)  # B's boxes
+        boxes_tgt = boxes_src + np.array([dy, dx, dy, dx])
         # Masks of input and output are segmented the same way (against the known
         # background, as the output renders it), so an unchanged image scores IoU 1.
         m_in = object_mask(src_image, scene.background)
@@ -84,10 +111,22 @@ def _direction_metrics(
         geometry["mask_iou_target"].append(mask_iou(m_out, m_tgt))
         same_shapes = bool((gt_src == gt_tgt).all())  # the texture pair: nothing to move
         geometry["shape_change"].append(float("nan") if same_shapes else shape_change(m_in, m_out, m_tgt))
-        geometry["centroid_shift_px"].append(centroid_shift(m_in, m_out, scene.boxes))
+        geometry["centroid_shift_px"].append(centroid_shift(m_in, m_out, boxes_src))
+        geometry["fill_ratio"] += fill_ratios(m_out, boxes_src).tolist()
+        geometry["target_fill_ratio"] += fill_ratios(m_tgt, boxes_tgt).tolist()
+        if (dy, dx) != (0, 0):
+            moved = displacement(src_image, out_image, scene.background, (dy, dx))
+            for key, value in (("displacement_px", moved.shift_px), ("needed_px", moved.needed_px),
+                               ("displacement_ratio", moved.ratio), ("kept", moved.kept),
+                               ("arrived", moved.arrived), ("in_transit", moved.in_transit),
+                               ("painted", moved.painted)):
+                geometry[key].append(value)
+            for kind in MOVE_CLASSES:
+                geometry[share_key(kind)].append(float(moved.kind == kind))
     for key, values in geometry.items():
         finite = [v for v in values if not math.isnan(v)]
-        result[key] = float(np.mean(finite)) if finite else float("nan")
+        if values:  # the displacement keys exist only for pairs whose objects must move
+            result[key] = float(np.mean(finite)) if finite else float("nan")
     return result
 
 
@@ -148,15 +187,15 @@ def format_table(pair: str, metrics: dict[str, dict[str, float]]) -> str:
         f"| {pair} pair | {a} → {b} | (true target) | {b} → {a} | (true target) |",
         "|---|---|---|---|---|",
     ]
-    keys = list(IMAGE_KEYS) + list(GEOMETRY_KEYS) + ["cycle_l1"]
-    for key in keys:
+    for key in table_keys(pair):
         cells = []
         for direction in ("AB", "BA"):
             m = metrics[direction]
             ref = m.get(f"target_{key}")
             if ref is None:  # geometry of the target against itself is trivial; show it anyway
-                ref = {"mask_iou_target": 1.0, "shape_change": 1.0, "centroid_shift_px": 0.0}.get(key)
-            cells += [f"{m[key]:.3f}", "" if ref is None or key == "cycle_l1" else f"{ref:.3f}"]
+                ref = m["needed_px"] if key == "displacement_px" else PERFECT.get(key)
+            value = m.get(key, float("nan"))  # older checkpoints' metadata lacks the newer rows
+            cells += [f"{value:.3f}", "" if ref is None or key == "cycle_l1" else f"{ref:.3f}"]
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -166,8 +205,12 @@ def write_card(path: Path, meta: dict) -> None:
     expectation = {
         "texture": "Only texture separates the domains, so CycleGAN should translate well: outlines "
         "kept (high structure), texture statistics moved towards the target.",
-        "geometry": "The domains differ in shape only (discs vs squares at the same places). The paper "
-        "reports that such translations degenerate into minimal changes of the input.",
+        "geometry": "The domains differ in shape only (discs vs squares at the same places): a change "
+        "of local shape within each object's footprint. The paper reports that translations needing "
+        "geometric change degenerate into minimal changes of the input.",
+        "position": "The domains differ in position only (the same plain objects in the left half in A, "
+        "in the right half in B): a true translation moves every object half the canvas across, "
+        "further than the generator's convolutions reach.",
     }[meta["pair"]]
     path.write_text(f"""# cyclegan_{meta["pair"]}: {a} ↔ {b}
 
@@ -198,7 +241,12 @@ unpaired scenes ({a} vs {b}). {expectation}
 Structure: edges at sigma 2 px (F-score, 2 px tolerance) and SSIM of gradient magnitudes; 1 = unchanged.
 Texture: filter-bank Gram distance and colour-histogram distance; 0 = unchanged. Masks are segmented
 against each scene's known background; shape_change is (IoU(out, target) - IoU(input, target)) /
-(1 - IoU(input, target)): 0 = shape kept, 1 = shape translated.
+(1 - IoU(input, target)): 0 = shape kept, 1 = shape translated. fill_ratio is each output object's
+mask area over its bounding box (disc pi/4 ~ 0.785, square 1.0). Displacement (position pair): the
+output's object centroid shift along the needed direction against the needed shift; kept / arrived
+are the shares of the source / target footprints that are object in the output; share_* are the
+shares of scenes classified as translate, smear, leave in place, erase-and-paint or erase
+(definitions in demos/cyclegan/metrics.py, `Displacement`).
 Cycle: mean |x - G_BA(G_AB(x))| in [0, 1] units.
 
 CI subset (held-out scenes {CI_SUBSET["start"]}..{CI_SUBSET["start"] + CI_SUBSET["n"] - 1}) is stored in the

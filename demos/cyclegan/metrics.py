@@ -14,6 +14,11 @@ return one number per image, so callers can average or show them individually.
   background of the generated scene, compared as IoU, centroid shift and
   `shape_change` (how far the mask moved from the source shape towards the target
   shape: 0 = shape kept, 1 = shape translated).
+- Shape seen as the eye sees it: each object's fill ratio, the share of its bounding box
+  its mask covers (a disc pi/4 ~ 0.785, an axis-aligned square 1.0).
+- Objects displaced (the position pair): how far the objects' mask centroid moved
+  against the shift a true translation needs, and what the output did instead; see
+  `displacement`.
 - Cycle error: mean absolute difference between x and G_BA(G_AB(x)).
 """
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -247,6 +253,128 @@ def centroid_shift(source: np.ndarray, output: np.ndarray, boxes: np.ndarray) ->
         ca = np.argwhere(after).mean(0)
         shifts.append(float(np.hypot(*(cb - ca))))
     return float(np.mean(shifts)) if shifts else float("nan")
+
+
+def fill_ratios(mask: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Per object, the share of its mask's tight bounding box the mask covers, (K,).
+
+    Each object is the part of `mask` (H, W) bool inside its box (y0, x0, y1, x1), which
+    holds one object (the generator keeps 4 px between objects). A disc scores pi/4,
+    a square 1, and a square with rounded corners in between; NaN where nothing is left.
+    """
+    ratios = []
+    for y0, x0, y1, x1 in boxes:
+        ys, xs = np.nonzero(mask[y0:y1, x0:x1])
+        if ys.size == 0:
+            ratios.append(float("nan"))
+            continue
+        box_area = (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
+        ratios.append(ys.size / box_area)
+    return np.asarray(ratios, np.float64)
+
+
+# ---------------------------------------------------------------- displacement
+
+MOVE_CLASSES = ("translate", "smear", "leave in place", "erase-and-paint", "erase")
+SHARE = 0.5  # "most of": the threshold of every share below
+COLOUR_MATCH = 0.15  # mean |difference| in [0, 1] units for "the same object, moved"
+FOOTPRINT_MARGIN = 3  # px around a footprint still counted as the footprint
+
+
+@dataclass
+class Displacement:
+    """What an output did with the input's objects, given where a true translation puts them.
+
+    Shares are of the input's object area, footprints are the input's object pixels
+    (source) and the same pixels moved by the needed shift (target):
+
+    - kept: share of the source footprint still object in the output;
+    - arrived: share of the target footprint that is object in the output;
+    - painted: object pixels outside the source footprint (+3 px), as a share;
+    - in_transit: object pixels strictly between the two footprints (the band the objects
+      sweep on their way, less both footprints), as a share;
+    - colour_error: mean |output at the target - input at the source|, pixel by pixel;
+    - shift_px: how far the output's object centroid moved from the input's, along the
+      needed direction; needed_px: the length of the needed shift; ratio = shift / needed.
+
+    `kind` is the first that applies, in this order: "translate" (arrived and kept less
+    than half, with the input's colours: colour_error <= 0.15); "smear" (half or more in
+    transit); "leave in place" (half or more kept); "erase-and-paint" (the objects gone,
+    half their area or more painted elsewhere, but not a faithful move); "erase" (gone,
+    nothing in their place).
+    """
+
+    kept: float
+    arrived: float
+    painted: float
+    in_transit: float
+    colour_error: float
+    shift_px: float
+    needed_px: float
+    ratio: float
+    kind: str
+
+
+def _moved(array: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """A mask (H, W) or image (H, W, 3) moved by (dy, dx) px; what leaves is dropped, nothing wraps."""
+    h, w = array.shape[:2]
+    out = np.zeros_like(array)
+    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = array[
+        max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)
+    ]
+    return out
+
+
+def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
+    return _dilate(torch.from_numpy(mask)[None], radius)[0].numpy()
+
+
+def displacement(
+    source: np.ndarray, output: np.ndarray, background: np.ndarray, offset: tuple[int, int]
+) -> Displacement:
+    """Measure how an output moved the objects of `source` against the needed `offset` (dy, dx).
+
+    Images (H, W, 3) in [0, 1]; `background` is the scene's known background. The
+    output's objects are segmented against that background as the output renders it
+    (a tint is fitted out away from both footprints), like every other mask here.
+    """
+    dy, dx = (int(v) for v in offset)
+    src = object_mask(source, background)
+    tgt = _moved(src, dy, dx)
+    out = object_mask(output, background_as_rendered(output, background, src | tgt))
+    area = max(int(src.sum()), 1)
+    near_src, near_tgt = _grow(src, FOOTPRINT_MARGIN), _grow(tgt, FOOTPRINT_MARGIN)
+    steps = max(abs(dy), abs(dx))
+    swept = np.zeros_like(src)
+    for t in range(1, steps):  # every whole-pixel position between the two footprints
+        swept |= _moved(src, round(dy * t / steps), round(dx * t / steps))
+    corridor = swept & ~near_src & ~near_tgt
+
+    kept = float((out & src).sum() / area)
+    arrived = float((out & tgt).sum() / max(int(tgt.sum()), 1))
+    painted = float((out & ~near_src).sum() / area)
+    in_transit = float((out & corridor).sum() / area)
+    # Output at each target pixel against the input at the pixel it should have come from.
+    back = _moved(source, dy, dx)  # (H, W, 3)
+    colour_error = float(np.abs(output - back)[tgt].mean()) if tgt.any() else float("nan")
+    needed = math.hypot(dy, dx)
+    if out.any() and src.any() and needed > 0:
+        moved = np.argwhere(out).mean(0) - np.argwhere(src).mean(0)  # (2,) dy, dx of the centroid
+        shift = float(moved @ np.array([dy, dx]) / needed)
+    else:
+        shift = float("nan")
+    if arrived >= SHARE and kept < SHARE and colour_error <= COLOUR_MATCH:
+        kind = "translate"
+    elif in_transit >= SHARE:
+        kind = "smear"
+    elif kept >= SHARE:
+        kind = "leave in place"
+    elif painted >= SHARE:
+        kind = "erase-and-paint"
+    else:
+        kind = "erase"
+    ratio = shift / needed if needed > 0 else float("nan")
+    return Displacement(kept, arrived, painted, in_transit, colour_error, shift, needed, ratio, kind)
 
 
 def cycle_error(inputs: torch.Tensor, reconstructions: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""The CycleGAN tab's models: four bundled generators and the authors' published ones.
+"""The CycleGAN tab's models: the bundled generators and the authors' published ones.
 
 Each registered model is one generator, i.e. one translation direction, because that
 is what a request runs. The bundled pair files hold both directions of an experiment
@@ -62,6 +62,10 @@ BUNDLED_NAMES = {
     ("geometry", "AB"): "cyclegan-disc2square",
     ("geometry", "BA"): "cyclegan-square2disc",
 }
+# The position pair joins the tab once its checkpoint exists: the training command
+# (python -m demos.cyclegan.train --pair position) writes checkpoints/cyclegan_position.safetensors.
+if BundledFile("cyclegan_position.safetensors").path.is_file():
+    BUNDLED_NAMES |= {("position", "AB"): "cyclegan-left2right", ("position", "BA"): "cyclegan-right2left"}
 
 
 def bundled_name(pair: str, direction: str) -> str:

@@ -1,16 +1,21 @@
 """Train a CycleGAN on one generated domain pair, resumably, on the CPU.
 
-    python -m demos.cyclegan.train --pair texture|geometry --steps 3000 [--resume]
+    python -m demos.cyclegan.train --pair texture|geometry|position --steps 3000 [--resume]
 
 The recipe is the paper's: LSGAN losses, cycle weight 10, identity weight 0.5 x cycle,
 Adam 2e-4 with betas (0.5, 0.999), a 50-image history of fakes for each discriminator,
 constant learning rate for the first half and linear decay to zero over the second.
-Only the sizes are small: 64 px scenes, a narrow generator (model.BUNDLED) and a
-16-wide 70x70 PatchGAN. The data of a step is a pure function of the step, and the
-training state (four networks, Adam moments, both histories) is saved every
---checkpoint-every steps as safetensors plus a JSON sidecar, so --resume continues
-exactly; nothing is pickled. At the end both generators, their evaluation and a model
-card go to <out>/cyclegan_<pair>.safetensors and <out>/cyclegan_<pair>.md.
+Only the sizes are small: 64 px scenes (128 px for the position pair, whose task is
+tied to the canvas), a narrow generator (model.BUNDLED) and a 16-wide 70x70 PatchGAN.
+The data of a step is a pure function of the step, and the training state (four
+networks, Adam moments, both histories, the training curve as mean losses per
+checkpoint interval) is saved every --checkpoint-every steps as safetensors plus a
+JSON sidecar, so --resume continues exactly; nothing is pickled. At the end both
+generators, their evaluation and a model card go to <out>/cyclegan_<pair>.safetensors
+and <out>/cyclegan_<pair>.md, and the run's metrics and curve to <results>/<pair>.json.
+`--init-from` starts both generators from a bundled pair file (discriminators fresh),
+e.g. to continue the shipped texture pair at a larger size: its own training state is
+not kept in the repository.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ from tqdm import tqdm
 
 from shared.device import machine_description
 
-from .data import PAIRS, unpaired_batch
-from .model import BUNDLED, PatchDiscriminator, ResnetGenerator
+from .data import PAIRS, TRAIN_SIZE, unpaired_batch
+from .model import BUNDLED, PatchDiscriminator, ResnetGenerator, load_pair
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 NETS = ("G_AB", "G_BA", "D_A", "D_B")
 
@@ -178,7 +185,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pair", choices=PAIRS, required=True)
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--size", type=int, default=64, help="training scene size in px (a multiple of 4)")
+    p.add_argument("--size", type=int, default=0,
+                   help="training scene size in px, a multiple of 4 (0: the pair's own, data.TRAIN_SIZE)")
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--cycle", type=float, default=10.0, help="cycle-consistency weight (lambda)")
     p.add_argument("--identity", type=float, default=0.5, help="identity weight, as a fraction of --cycle")
@@ -192,6 +200,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("checkpoints"))
     p.add_argument("--state-dir", type=Path, default=Path("runs/cyclegan"))
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--init-from", type=Path, default=None,
+                   help="a bundled pair file to start both generators from (ignored when resuming)")
+    p.add_argument("--results", type=Path, default=RESULTS,
+                   help="folder for <pair>.json, written when a run with --eval-n > 0 completes")
     p.add_argument("--checkpoint-every", type=int, default=200)
     p.add_argument("--stop-at", type=int, default=0, help="pause after this step; continue with --resume")
     p.add_argument(
@@ -206,9 +218,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    args.size = args.size or TRAIN_SIZE[args.pair]
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     nets = build_networks(args)
+    if args.init_from is not None:  # weights only; a saved state, when resuming, overrides them
+        g_ab, g_ba, _ = load_pair(args.init_from)
+        if g_ab.config.ngf != args.ngf or g_ab.config.n_blocks != args.blocks:
+            raise SystemExit(f"{args.init_from} holds ngf={g_ab.config.ngf}, {g_ab.config.n_blocks} blocks; "
+                             f"pass --ngf {g_ab.config.ngf} --blocks {g_ab.config.n_blocks}")
+        nets["G_AB"].load_state_dict(g_ab.state_dict())
+        nets["G_BA"].load_state_dict(g_ba.state_dict())
     optims = {
         "G": torch.optim.Adam(
             itertools.chain(nets["G_AB"].parameters(), nets["G_BA"].parameters()),
@@ -222,10 +242,11 @@ def main(argv: list[str] | None = None) -> dict:
         ),
     }
     pools = {"A": ImageHistory(args.pool), "B": ImageHistory(args.pool)}
-    start, elapsed = 0, 0.0
+    start, elapsed, history = 0, 0.0, []
     if args.resume and _state_paths(args.state_dir, args.pair)[1].exists():
         info = load_state(args.state_dir, args.pair, nets, optims, pools)
         start, elapsed = info["step"], info["elapsed_seconds"]
+        history = info.get("history", [])
         print(f"resumed {args.pair} at step {start}")
 
     stop = min(args.stop_at, args.steps) if args.stop_at > 0 else args.steps
@@ -237,6 +258,7 @@ def main(argv: list[str] | None = None) -> dict:
     bar = tqdm(
         range(start, stop), initial=start, total=args.steps, desc=f"cyclegan {args.pair}", mininterval=10
     )
+    window: dict[str, list[float]] = {}  # losses since the last checkpoint: one point of the curve
     for step in bar:
         for opt in optims.values():
             for group in opt.param_groups:
@@ -244,12 +266,20 @@ def main(argv: list[str] | None = None) -> dict:
         a, b = unpaired_batch(args.pair, step, args.batch_size, args.size, args.data_seed)
         losses = train_step(nets, optims, pools, a, b, step, args.cycle, args.identity)
         bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+        for key, value in losses.items():
+            window.setdefault(key, []).append(value)
         done = step + 1
         if done % args.checkpoint_every == 0 or done == stop:
+            seconds = elapsed + time.time() - t0
+            history.append({"step": done, "seconds": round(seconds, 1),
+                            "lr": learning_rate(step, args.lr, args.steps)}
+                           | {k: round(sum(v) / len(v), 4) for k, v in window.items()})
+            window = {}
             info = {
                 "step": done,
-                "elapsed_seconds": elapsed + time.time() - t0,
-                "args": vars(args) | {"out": str(args.out), "state_dir": str(args.state_dir)},
+                "elapsed_seconds": seconds,
+                "history": history,
+                "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
             }
             save_state(args.state_dir, args.pair, nets, optims, pools, info)
     training_seconds = elapsed + time.time() - t0
@@ -283,7 +313,31 @@ def main(argv: list[str] | None = None) -> dict:
         "training_seconds": round(training_seconds, 1),
         "machine": machine_description(),
     }
-    return export(nets["G_AB"], nets["G_BA"], args.pair, training, args.out, args.eval_n)
+    if args.init_from is not None:
+        training["init_from"] = str(args.init_from)
+    meta = export(nets["G_AB"], nets["G_BA"], args.pair, training, args.out, args.eval_n)
+    if args.eval_n > 0:  # a finished run with its evaluation: the results file the README cites
+        write_results(args.results / f"{args.pair}.json", meta, history, args.out)
+    return meta
+
+
+def write_results(path: Path, meta: dict, history: list[dict], out: Path) -> None:
+    """One finished run: its training record, held-out metrics and training curve, written atomically."""
+    record = {
+        "status": "trained",
+        "pair": meta["pair"],
+        "checkpoint": str(out / f"cyclegan_{meta['pair']}.safetensors"),
+        "training": meta["training"],
+        "eval_n": meta["eval_n"],
+        "metrics": meta["metrics"],
+        "timing": meta.get("timing"),
+        "curve": history,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1, allow_nan=True) + "\n")
+    os.replace(tmp, path)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
