@@ -76,6 +76,12 @@ def cache_examples() -> bool:
     return _text("SYSTEM") == "spaces" or _text("VISIONLAB_CACHE_EXAMPLES") == "1"
 
 
+def acceleration_dir() -> Path:
+    """`VISIONLAB_ACCELERATION_DIR`: where measured speed-ups and checked serving paths are kept,
+    one file per machine (artifacts/acceleration, which git ignores, unless set)."""
+    return Path(_text("VISIONLAB_ACCELERATION_DIR") or ROOT / "artifacts" / "acceleration")
+
+
 def serve_defaults() -> dict[str, str | int]:
     """Defaults of `python app.py`'s options: the tab to serve alone, host, port, upload limit."""
     return {
