@@ -10,8 +10,9 @@ the choice and weighting of the terms differs.
   best alpha for CE in the paper's Table 1a.
 - ohem: the paper's online hard example mining (Table 1d). Every anchor is scored by
   its cross-entropy summed over classes, non-maximum suppression at IoU 0.7 on those
-  scores removes near-duplicate anchors, and a fixed minibatch of B = 128 anchors per
-  image is kept, at most a quarter of them positive (the 1:3 variant).
+  scores (over the boxes the anchors predict, see model.DetectorHead) removes
+  near-duplicates, and a fixed minibatch of B = 128 anchors per image is kept, at most
+  a quarter of them positive (the 1:3 variant).
 - hnm: SSD-style hard-negative mining. All positives are kept without scoring and the
   3P highest-loss negatives are added; no NMS and no fixed minibatch size.
 """
@@ -92,7 +93,7 @@ def ohem_select(
     # make that rare). With fewer anchors than `candidates` this is exact.
     negatives_all = (~is_positive).nonzero().squeeze(1)
     order = negatives_all[anchor_loss[negatives_all].argsort(descending=True)]
-    candidates = 16 * batch
+    candidates = 2 * batch
     while True:
         pool = torch.cat([is_positive.nonzero().squeeze(1), order[:candidates]])
         survivors = pool[nms(anchors[pool], anchor_loss[pool], nms_iou)]  # sorted by decreasing loss
@@ -124,7 +125,8 @@ def ohem_loss(
     nms: float = OHEM_NMS,
     positive_fraction: float | None = OHEM_POSITIVE_FRACTION,
 ) -> torch.Tensor:
-    """Cross-entropy over the OHEM minibatch of one image; anchors are (A, 4) xyxy."""
+    """Cross-entropy over the OHEM minibatch of one image; `anchors` are the (A, 4) xyxy boxes
+    NMS compares (the detector passes each anchor's predicted box)."""
     ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
     anchor_loss = ce.sum(dim=1)  # (A,): an anchor is hard when its loss over all classes is high
     with torch.no_grad():
