@@ -1,9 +1,11 @@
 """The detection tab: model-only latency, and `/detect` and `/loss_anatomy` end to end.
 
 `/loss_anatomy` is an image endpoint too (an image in; two plots, a summary and JSON
-out), so it is measured like the others: its model part is `anatomy()` (the forward
-pass, anchor matching and the per-anchor losses); building the two plotly figures and
-sending them count as overhead, against a floor that returns two prebuilt figures.
+out), so it is measured like the others, on one image (scope "image"): its model part
+is the forward pass, anchor matching and binning of every binary term (`image_terms`)
+plus both losses and their gradients (`anatomy_of_terms`); building the two plotly
+figures and sending them count as overhead, against a floor that returns two prebuilt
+figures. (The default scope, 100 val scenes, is computed once per model and cached.)
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.timing import ROOT, Timing, measure, row
-from demos.detection.inference import anatomy, detect, example_truth
+from demos.detection.anatomy import anatomy_of_terms, image_terms
+from demos.detection.inference import detect, example_truth
 from demos.detection.registry import detection_names
 from shared.images import load_image
 from shared.loading import availability
@@ -38,7 +41,7 @@ def model_rows(repeats: int) -> tuple[list[dict], dict[str, Timing]]:
                         met=t.median_ms <= GOAL_MODEL_MS if bundled else None))
     truth = example_truth(str(SCENE))
     for name in [n for n in timings if get_spec(n).tier == "bundled"]:
-        t = measure(lambda name=name: anatomy(name, image, truth, gammas=(2.0, 0.0, 0.5, 1.0, 5.0)),
+        t = measure(lambda name=name: anatomy_of_terms(image_terms(name, image, *truth), 2.0, "image"),
                     repeats=repeats)
         timings[f"anatomy:{name}"] = t
         rows.append(row(f"detection: anatomy of the loss, {name}, model only, 256x256", t))
@@ -70,7 +73,7 @@ def end_to_end_rows(client, floors: dict[str, Timing], timings: dict[str, Timing
                         goal=f"ratio <= {GOAL_RATIO}", met=ratio <= GOAL_RATIO))
     for key in [n for n in timings if n.startswith("anatomy:")]:
         name = key.removeprefix("anatomy:")
-        t = measure(lambda name=name: client.predict(image=path, model=name, gamma=2.0,
+        t = measure(lambda name=name: client.predict(image=path, model=name, gamma=2.0, scope="image",
                                                      api_name="/loss_anatomy"), repeats=repeats)
         ratio = t.median_ms / (timings[key].median_ms + floors["anatomy"].median_ms)
         rows.append(row(f"detection: /loss_anatomy end to end, {name} (overhead ratio {ratio:.2f})", t,

@@ -18,7 +18,7 @@ import torch
 from torchmetrics.detection import MeanAveragePrecision
 
 from .data import SceneDataset, anchor_statistics, collate
-from .model import load_checkpoint, read_metadata
+from .model import load_checkpoint
 
 METRIC_KEYS = {  # our name -> torchmetrics' name
     "AP": "map",
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
         model = load_checkpoint(path)
         metrics = evaluate(model, n=args.n, score_threshold=args.score_threshold)
         ms = inference_ms(model)
-        loss = read_metadata(path).get("loss", "?")
+        loss = model.loss_name  # a first-format "ohem" checkpoint reads as SSD-style "hnm"
         print(
             f"{path.name:34s} {loss:6s} "
             + " ".join(f"{_format(metrics[k]):>9s}" for k in METRIC_KEYS)
