@@ -31,6 +31,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize, prune
 
+from shared.validation import BadInput, finite
+
 INITS = ("linear", "random", "density")
 K_RANGE = (2, 256)
 MAX_SPARSITY = 0.99
@@ -101,7 +103,7 @@ def initial_centroids(values: torch.Tensor, k: int, init: str, seed: int = 0) ->
         return values[torch.randperm(values.numel(), generator=gen)[:k]].sort().values
     if init == "density":
         return torch.quantile(values, torch.linspace(0, 1, k, dtype=values.dtype))
-    raise ValueError(f"Unknown initialisation {init!r}; choose from: {', '.join(INITS)}.")
+    raise BadInput(f"Unknown initialisation {init!r}; choose from: {', '.join(INITS)}.")
 
 
 def kmeans1d(values: torch.Tensor, k: int, init: str = "linear", iters: int = 100,
@@ -150,15 +152,14 @@ def prune_mask(module: nn.Module, sparsity: float) -> torch.Tensor | None:
 
 
 def check_settings(k: int, sparsity: float, init: str) -> tuple[int, float, str]:
-    if isinstance(k, float) and not k.is_integer():
-        raise ValueError(f"The number of clusters k must be a whole number (got {k}).")
-    if not math.isfinite(float(k)) or not K_RANGE[0] <= k <= K_RANGE[1]:
-        raise ValueError(f"The number of clusters k must be between {K_RANGE[0]} and {K_RANGE[1]} (got {k}).")
-    if not math.isfinite(sparsity) or not 0 <= sparsity <= MAX_SPARSITY:
-        raise ValueError(f"The sparsity must be between 0 and {MAX_SPARSITY} (got {sparsity}).")
+    """The settings as (int, float, str), or `BadInput` saying which one is wrong."""
+    k_value = finite(k, "The number of clusters k", low=K_RANGE[0], high=K_RANGE[1])
+    if not k_value.is_integer():
+        raise BadInput(f"The number of clusters k must be a whole number (got {k}).")
+    sparsity = finite(sparsity, "The sparsity", low=0.0, high=MAX_SPARSITY)
     if init not in INITS:
-        raise ValueError(f"Unknown initialisation {init!r}; choose from: {', '.join(INITS)}.")
-    return int(k), float(sparsity), init
+        raise BadInput(f"Unknown initialisation {init!r}; choose from: {', '.join(INITS)}.")
+    return int(k_value), sparsity, init
 
 
 @dataclass
