@@ -7,7 +7,8 @@
 The plan, in the order it runs (extreme imbalance levels first, so a stopped sweep has
 already answered the main question):
 1. learning-rate tuning: ce, focal and ohem at 2 objects per scene, a log grid of
-   rates, 1,000 steps, scored by class-agnostic AP on the *tune* split (never val);
+   rates (extended while the best is at an edge), 1,000 steps, scored by class-agnostic
+   AP on the *tune* split (never val);
 2. seed 0 of ce, focal, ohem at 1, 8, 2 and 4 objects per scene, each with its tuned
    rate; then hnm's tuning, and seeds 1-2 of the main grid;
 3. extras at the extremes: SSD-style mining (hnm), the gamma sweep at 1 object, one
@@ -59,22 +60,45 @@ def read_results(folder: Path = RESULTS) -> tuple[dict[str, dict], list[str]]:
     return runs, problems
 
 
+def _tune_cfg(arm: str, lr: float) -> RunConfig:
+    return RunConfig(arm, TUNE_LEVEL, 0, lr, steps=TUNE_STEPS, eval_split="tune", eval_n=TUNE_N)
+
+
+def tuning_grid(arm: str, runs: dict[str, dict]) -> list[float]:
+    """LR_GRID, extended by halving (or doubling) while the best finished rate is at an edge,
+    so a rate is never chosen only because the grid stopped there (at most 3 steps out)."""
+    grid = list(LR_GRID)
+    for _ in range(3):
+        done = {lr: runs[_tune_cfg(arm, lr).run_id]["metrics"]["agnostic"]["AP"]
+                for lr in grid if _tune_cfg(arm, lr).run_id in runs}
+        if len(done) < len(grid):
+            break
+        best = max(done, key=done.get)
+        if best == grid[0]:
+            grid.insert(0, grid[0] / 2)
+        elif best == grid[-1]:
+            grid.append(grid[-1] * 2)
+        else:
+            break
+    return grid
+
+
 def tuned_lr(arm: str, runs: dict[str, dict]) -> float | None:
-    """The grid rate with the best class-agnostic AP on the tune split; None until all are done."""
+    """The rate with the best class-agnostic AP on the tune split; None until its grid is done."""
     scores = {}
-    for lr in LR_GRID:
-        cfg = RunConfig(arm, TUNE_LEVEL, 0, lr, steps=TUNE_STEPS, eval_split="tune", eval_n=TUNE_N)
+    for lr in tuning_grid(arm, runs):
+        cfg = _tune_cfg(arm, lr)
         if cfg.run_id not in runs:
             return None
         scores[lr] = runs[cfg.run_id]["metrics"]["agnostic"]["AP"]
-    return max(scores, key=scores.get)
+    best = max(scores, key=scores.get)
+    return best
 
 
 def full_plan(runs: dict[str, dict]) -> tuple[list[RunConfig], int]:
     """Runs that can start now, in priority order, and how many more wait for a tuned rate."""
     def tuning(arm: str) -> list[RunConfig]:
-        return [RunConfig(arm, TUNE_LEVEL, 0, lr, steps=TUNE_STEPS, eval_split="tune", eval_n=TUNE_N)
-                for lr in LR_GRID]
+        return [_tune_cfg(arm, lr) for lr in tuning_grid(arm, runs)]
 
     rate_of = {a: tuned_lr(a, runs) for a in (*MAIN_ARMS, "hnm")}
     # The gamma sweep uses focal's rate, the run without the prior CE's (the paper varies one thing).
