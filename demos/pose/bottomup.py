@@ -214,15 +214,18 @@ def letterbox(image: torch.Tensor, size: int = INPUT_SIZE) -> tuple[torch.Tensor
 class BottomUpPose(nn.Module):
     """The bottom-up net plus its grouping, for one image at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, input_size: int = INPUT_SIZE) -> None:
         super().__init__()
         self.net = BottomUpNet()
+        # The side the image is letterboxed to: the size the net was trained at (the
+        # net itself is fully convolutional; its checkpoint's metadata records the size).
+        self.input_size = input_size
 
     @torch.no_grad()
     def forward(self, image: torch.Tensor, peak_threshold: float = 0.1) -> dict:
         """One image (3, H, W) in [0, 1] -> people [(keypoints (17, 3) in image pixels, score)],
-        plus the heat-maps (17, 32, 32) and PAFs (2L, 32, 32) for display."""
-        boxed, scale = letterbox(image)
+        plus the heat-maps (17, s, s) and PAFs (2L, s, s) for display, s = input_size / 4."""
+        boxed, scale = letterbox(image, self.input_size)
         heat, paf = self.net(boxed[None])
         heat, paf = heat[0].float().cpu(), paf[0].float().cpu()
         peaks = find_peaks(heat, peak_threshold)

@@ -143,12 +143,17 @@ def _figure(rng: np.random.Generator, cx: float, feet_y: float, height: float) -
             "hip": hip, "right": right, "cos_y": cos_y, "order": far_then_near}
 
 
-def _draw_figure(draws: list[ImageDraw.ImageDraw], fills: list, fig: dict) -> None:
-    """Draw one figure on every (draw, colours) pair: the image and the owner map."""
+def _draw_figure(draws: list[ImageDraw.ImageDraw], fills: list, fig: dict, limb_scale: float = 1.0,
+                 head_scale: float = 1.0) -> None:
+    """Draw one figure on every (draw, colours) pair: the image and the owner map.
+
+    `limb_scale` multiplies the widths of limbs, neck and torso, `head_scale` the head's
+    radius (styles.py varies both; the keypoints of a scaled head are its caller's task).
+    """
     k, h = fig["k"], fig["h"]
 
     def limb(a: np.ndarray, b: np.ndarray, width: float, part: str) -> None:
-        w = max(1.0, width * h)
+        w = max(1.0, width * limb_scale * h)
         for d, f in zip(draws, fills, strict=True):
             d.line([tuple(a), tuple(b)], fill=f[part], width=int(round(w)))
             r = w / 2
@@ -162,17 +167,18 @@ def _draw_figure(draws: list[ImageDraw.ImageDraw], fills: list, fig: dict) -> No
         limb(k[7 + side], k[9 + side], WIDTH["forearm"], "skin")
 
     limbs(fig["order"][0])
-    half_s = max(abs(fig["cos_y"]) * SHOULDER_W + 0.035, 0.07) * h
-    half_h = max(abs(fig["cos_y"]) * HIP_W + 0.035, 0.065) * h
+    # Torsos widen with the limbs, but by half as much: a torso is not a limb.
+    half_s = max(abs(fig["cos_y"]) * SHOULDER_W + 0.035, 0.07) * h * (1 + (limb_scale - 1) / 2)
+    half_h = max(abs(fig["cos_y"]) * HIP_W + 0.035, 0.065) * h * (1 + (limb_scale - 1) / 2)
     sm, hp, right = fig["shoulder_mid"], fig["hip"], fig["right"]
     torso = [tuple(sm + right * half_s), tuple(hp + right * half_h), tuple(hp - right * half_h),
              tuple(sm - right * half_s)]
     for d, f in zip(draws, fills, strict=True):
         d.polygon(torso, fill=f["shirt"])
-        neck_w = max(1, int(0.05 * h))
+        neck_w = max(1, int(0.05 * h * limb_scale))
         d.line([tuple(sm), tuple(fig["head"])], fill=f["skin"], width=neck_w)
     limbs(fig["order"][1])
-    r, c = HEAD_R * h * 1.05, fig["head"]
+    r, c = HEAD_R * h * 1.05 * head_scale, fig["head"]
     for d, f in zip(draws, fills, strict=True):
         turned_away = fig["hidden"][0]
         d.ellipse([c[0] - r, c[1] - r, c[0] + r, c[1] + r], fill=f["hair" if turned_away else "skin"])
@@ -180,7 +186,7 @@ def _draw_figure(draws: list[ImageDraw.ImageDraw], fills: list, fig: dict) -> No
             top = c + fig["head_up"] * r * 0.55
             cap = [top[0] - r * 0.8, top[1] - r * 0.5, top[0] + r * 0.8, top[1] + r * 0.5]
             d.ellipse(cap, fill=f["hair"])
-            dot = max(0.6, 0.012 * h)
+            dot = max(0.6, 0.012 * h * head_scale)
             for i in (0, 1, 2):
                 if not fig["hidden"][i]:
                     p = k[i]
@@ -229,7 +235,15 @@ def make_scene(seed: int, size: int = IMAGE_SIZE, num_people: int | None = None)
     noise = rng.normal(0, rng.uniform(0, 10), size=(size, size, 3))
     pixels = np.asarray(image, dtype=np.float32) + noise
     image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
-    owners = np.asarray(owner)
+    return image, annotate(figures, np.asarray(owner), size)
+
+
+def annotate(figures: list[dict], owners: np.ndarray, size: int) -> list[dict]:
+    """One COCO-style annotation per figure that owns a pixel of `owners` (size, size).
+
+    `owners` holds rank + 1 where figure `rank` (in drawing order) is the nearest thing
+    seen, 0 for nobody and 255 for an occluder.
+    """
     annotations = []
     for rank, fig in enumerate(figures):
         mask = owners == rank + 1
@@ -253,17 +267,22 @@ def make_scene(seed: int, size: int = IMAGE_SIZE, num_people: int | None = None)
             "area": float(mask.sum()),
             "num_keypoints": int((kps[:, 2] > 0).sum()),
         })
-    return image, annotations
+    return annotations
 
 
 def coco_ground_truth(split: str, n: int, start: int = 0, size: int = IMAGE_SIZE,
                       num_people: int | None = None) -> dict:
     """COCO person_keypoints ground truth for scenes [start, start + n) of a split."""
+    seeds = [split_seed(split, index) for index in range(start, start + n)]
+    return coco_dataset((seed, f"{split}_{seed}.png", size, make_scene(seed, size, num_people)[1])
+                        for seed in seeds)
+
+
+def coco_dataset(scenes) -> dict:
+    """A COCO person_keypoints dataset from (image id, file name, size, annotations) per scene."""
     images, annotations = [], []
-    for index in range(start, start + n):
-        seed = split_seed(split, index)
-        _, people = make_scene(seed, size, num_people)
-        images.append({"id": seed, "file_name": f"{split}_{seed}.png", "width": size, "height": size})
+    for seed, file_name, size, people in scenes:
+        images.append({"id": seed, "file_name": file_name, "width": size, "height": size})
         for p in people:
             annotations.append({
                 "id": len(annotations) + 1, "image_id": seed, "category_id": 1, "iscrowd": 0,

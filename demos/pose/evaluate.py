@@ -23,8 +23,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .data import IMAGE_SIZE, coco_ground_truth, make_scene, split_seed, to_tensor
+from .data import IMAGE_SIZE, coco_dataset, make_scene, split_seed, to_tensor
 from .inference import run
+from .styles import image_id, make_styled_scene
 
 CI_SUBSET = {"split": "val", "start": 0, "n": 40}  # re-checked by tests/test_pose.py
 PEOPLE_COUNTS = (1, 2, 4, 8, 16)
@@ -53,15 +54,32 @@ def _coco_eval(gt: dict, detections: list[dict], iou_type: str) -> dict[str, flo
     return {"AP": round(s[0], 4), "AP50": round(s[1], 4), "AP75": round(s[2], 4), "AR": round(s[8], 4)}
 
 
+def scenes(data: str, split: str, n: int, start: int = 0) -> list[tuple[int, Image.Image, list[dict]]]:
+    """(COCO image id, image, annotations) of scenes [start, start + n) of a split.
+
+    data "plain": data.py's 128 px scenes (splits train, val, timing); "styled": styles.py's
+    256 px scenes in random drawing styles (splits train, val, heldout_style, empty).
+    """
+    if data == "plain":
+        return [(split_seed(split, i), *make_scene(split_seed(split, i))) for i in range(start, start + n)]
+    if data == "styled":
+        return [(image_id(split, i), *make_styled_scene(split, i)[:2]) for i in range(start, start + n)]
+    raise ValueError(f"data must be 'plain' or 'styled', not {data!r}")
+
+
+def ground_truth(found: list[tuple[int, Image.Image, list[dict]]]) -> dict:
+    """The COCO person_keypoints dataset of `scenes`' output."""
+    return coco_dataset((i, f"{i}.png", image.width, people) for i, image, people in found)
+
+
 @torch.no_grad()
 def oks_ap(model: torch.nn.Module, split: str = "val", n: int = 300, start: int = 0,
-           gt_boxes: bool = False) -> dict[str, float]:
+           gt_boxes: bool = False, data: str = "plain") -> dict[str, float]:
     """COCO keypoint AP over scenes [start, start + n); `gt_boxes` crops true boxes (top-down)."""
-    gt = coco_ground_truth(split, n, start)
+    val = scenes(data, split, n, start)
+    gt = ground_truth(val)
     detections = []
-    for index in range(start, start + n):
-        seed = split_seed(split, index)
-        image, people = make_scene(seed)
+    for seed, image, people in val:
         boxes = None
         if gt_boxes:
             boxes = torch.tensor([[x, y, x + w, y + h] for x, y, w, h in (p["bbox"] for p in people)],
@@ -74,14 +92,15 @@ def oks_ap(model: torch.nn.Module, split: str = "val", n: int = 300, start: int 
 
 
 @torch.no_grad()
-def box_ap(detector: torch.nn.Module, split: str = "val", n: int = 300, start: int = 0) -> dict[str, float]:
+def box_ap(detector: torch.nn.Module, split: str = "val", n: int = 300, start: int = 0,
+           data: str = "plain") -> dict[str, float]:
     """COCO box AP of the person detector on the same scenes."""
-    gt = coco_ground_truth(split, n, start)
+    val = scenes(data, split, n, start)
+    gt = ground_truth(val)
     detector.eval()
     detections = []
-    for index in range(start, start + n):
-        seed = split_seed(split, index)
-        out = detector([to_tensor(make_scene(seed)[0])])[0]
+    for seed, image, _ in val:
+        out = detector([to_tensor(image)])[0]
         for (x0, y0, x1, y1), s in zip(out["boxes"].tolist(), out["scores"].tolist(), strict=True):
             detections.append({"image_id": seed, "category_id": 1, "score": s,
                                "bbox": [x0, y0, x1 - x0, y1 - y0]})
@@ -166,19 +185,34 @@ def write_card(path: Path, meta: dict) -> None:
            f"{meta['planned_steps']}; the cosine schedule decays over the budget)"
            if meta["steps"] < meta["planned_steps"] else "")
     kind = "box" if box else "keypoint"
+    data_line = {
+        "plain": "generated multi-person scenes (demos/pose/data.py), 128x128, 1-6 articulated figures in\n"
+                 "  the COCO-17 keypoint layout with occlusion and clutter, one drawing style",
+        "styled": "generated multi-person scenes in random drawing styles (demos/pose/styles.py),\n"
+                  "  256x256, 1-6 figures 40-220 px tall in the COCO-17 layout: limb width, head size,\n"
+                  "  colours, flat, hollow, striped or noisy fills, five kinds of background, clutter,\n"
+                  "  occluders, noise, blur",
+    }[meta.get("data", "plain")]
+    val_scenes = f"{meta.get('data', 'plain')} val scenes 0..{meta.get('val_n', 0) - 1}"
+    goals = ""
+    if "goals" in meta:  # measured by goals.measure at export (goals.py imports this module)
+        from .goals import format_report
+
+        goals = "\n## Goals\n\n" + format_report(f"pose_{name}", meta["goals"]).split("\n", 2)[2] + "\n"
+    if "input_size" in meta:
+        data_line += f"; letterboxed to {meta['input_size']} px for the network"
     ci_range = f"{CI_SUBSET['start']}..{CI_SUBSET['start'] + CI_SUBSET['n'] - 1}"
     path.write_text(f"""# pose_{name}
 
 {what}
 
-- Data: generated multi-person scenes (demos/pose/data.py), 128x128, 1-6 articulated figures in the
-  COCO-17 keypoint layout with occlusion and clutter; train scenes {meta['data_seed']}.. in order.
+- Data: {data_line}; train scenes {meta['data_seed']}.. in order.
 - Parameters: {meta['parameters']:,}.
 - Training: {meta['steps']} steps x batch {meta['batch_size']}{cut}, AdamW lr {meta['lr']} (warm-up
   {meta['warmup']}, cosine), weight decay {meta['weight_decay']}, grad-norm clip {meta['clip']},
   init seed {meta['seed']}; {meta['training_seconds'] / 60:.1f} min on {meta['machine']}.
 {timing}
-## Validation ({kind} AP by pycocotools COCOeval, val scenes 0..{meta.get('val_n', 0) - 1})
+## Validation ({kind} AP by pycocotools COCOeval, {val_scenes})
 
 | metric | value |
 |---|---|
@@ -186,7 +220,7 @@ def write_card(path: Path, meta: dict) -> None:
 {extra}
 CI subset (val scenes {ci_range}): AP {meta['ci']['AP']:.4f}
 (re-checked by tests/test_pose.py).
-""")
+{goals}""")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -58,6 +58,8 @@ def _bundled_metric(filename: str) -> str:
 
 for _name, (_file, _build, _method, _paper, _what) in BUNDLED.items():
     _meta = checkpoint_metadata(_file)
+    if "input_size" in _meta:  # a bottom-up net trained at another size runs at that size
+        _build = partial(_build, input_size=int(_meta["input_size"]))
     register(ModelSpec(
         name=_name, demo=DEMO, task=TASK, tier="bundled", weights=BundledFile(_file), build=_build,
         size_mb=round(BundledFile(_file).path.stat().st_size / 1e6, 1) if BundledFile(_file).path.is_file()

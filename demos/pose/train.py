@@ -10,6 +10,14 @@ whole scenes. The data order is a pure function of the step and --data-seed, and
 learning rate a function of the step, so a resumed run continues exactly. State is
 saved every --checkpoint-every steps as safetensors + JSON (nothing pickled); the
 final weights go to <out>/pose_<model>.safetensors with a model card beside them.
+
+`--data plain` (the default) trains on data.py's 128 px scenes in one drawing style;
+`--data styled` on styles.py's 256 px scenes in random styles, with its own state
+files (pose_<model>_styled_state.*) so the two never resume into each other. The
+bottom-up net letterboxes scenes to `--input-size` (128 by default; its checkpoint
+records the size, and inference runs at it). A styled run that finishes with an
+evaluation also measures the goals (goals.py) and writes them, with the training
+curve, to <results>/pose_<model>_styled.json.
 """
 
 from __future__ import annotations
@@ -29,7 +37,11 @@ from shared.device import machine_description
 from shared.training_state import load_state, save_state, state_paths
 
 from . import bottomup, topdown
-from .data import FLIP_INDEX, IMAGE_SIZE, make_scene, split_seed, to_tensor
+from .data import FLIP_INDEX, make_scene, split_seed, to_tensor
+from .styles import make_styled_scene
+
+DATA = ("plain", "styled")
+RESULTS = Path(__file__).resolve().parent / "results"
 
 MODELS = ("detector", "topdown", "bottomup")
 DEFAULTS = {  # steps, batch size, learning rate: sized for about 30 min on a third of a CPU core
@@ -50,16 +62,23 @@ def learning_rate(step: int, base: float, warmup: int, total: int, time_progress
     return base * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def _scenes(step: int, count: int, data_seed: int):
+def train_scene(index: int, data: str = "plain") -> tuple:
+    """Train scene `index` (image, annotations) of the plain or the styled data."""
+    if data == "styled":
+        return make_styled_scene("train", index)[:2]
+    return make_scene(split_seed("train", index))
+
+
+def _scenes(step: int, count: int, data_seed: int, data: str = "plain"):
     """The `count` train scenes of one step (scenes follow each other in order)."""
     first = data_seed + step * count
     for i in range(count):
-        yield make_scene(split_seed("train", first + i))
+        yield train_scene(first + i, data)
 
 
-def detector_batch(step: int, batch_size: int, data_seed: int) -> tuple[list, list]:
+def detector_batch(step: int, batch_size: int, data_seed: int, data: str = "plain") -> tuple[list, list]:
     images, targets = [], []
-    for image, people in _scenes(step, batch_size, data_seed):
+    for image, people in _scenes(step, batch_size, data_seed, data):
         boxes = [[x, y, x + w, y + h] for p in people if p["area"] >= MIN_AREA and p["num_keypoints"] > 0
                  for x, y, w, h in [p["bbox"]]]
         images.append(to_tensor(image))
@@ -68,13 +87,14 @@ def detector_batch(step: int, batch_size: int, data_seed: int) -> tuple[list, li
     return images, targets
 
 
-def topdown_batch(step: int, batch_size: int, data_seed: int) -> tuple[torch.Tensor, ...]:
+def topdown_batch(step: int, batch_size: int, data_seed: int,
+                  data: str = "plain") -> tuple[torch.Tensor, ...]:
     """Crops (B, 3, 64, 48), target heat-maps (B, 17, 32, 24) and per-keypoint weights (B, 17)."""
     rng = np.random.default_rng([data_seed, step])
     crops, heat, weight = [], [], []
     scene_step = step * max(1, batch_size // 3)  # about 3 usable people per scene
     while sum(c.shape[0] for c in crops) < batch_size:
-        image, people = make_scene(split_seed("train", data_seed + scene_step))
+        image, people = train_scene(data_seed + scene_step, data)
         scene_step += 1
         people = [p for p in people if p["area"] >= MIN_AREA and p["num_keypoints"] > 0]
         if not people:
@@ -90,9 +110,9 @@ def topdown_batch(step: int, batch_size: int, data_seed: int) -> tuple[torch.Ten
         tensor = to_tensor(image)
         if rng.random() < 0.5:  # mirror the scene: x -> W - x, left and right swap names
             tensor = tensor.flip(-1)
-            kps[..., 0] = IMAGE_SIZE - kps[..., 0]
+            kps[..., 0] = image.width - kps[..., 0]
             kps = kps[:, list(FLIP_INDEX)]
-            regions[:, 0] = IMAGE_SIZE - regions[:, 0]
+            regions[:, 0] = image.width - regions[:, 0]
         hm_hw = (topdown.CROP_H // topdown.HEATMAP_STRIDE, topdown.CROP_W // topdown.HEATMAP_STRIDE)
         uv = topdown.image_to_heatmap(kps[..., :2], regions, hm_hw)
         inside = (uv[..., 0] > -1) & (uv[..., 0] < hm_hw[1]) & (uv[..., 1] > -1) & (uv[..., 1] < hm_hw[0])
@@ -103,18 +123,24 @@ def topdown_batch(step: int, batch_size: int, data_seed: int) -> tuple[torch.Ten
     return (torch.cat(crops)[:batch_size], torch.cat(heat)[:batch_size], torch.cat(weight)[:batch_size])
 
 
-def bottomup_batch(step: int, batch_size: int, data_seed: int) -> tuple[torch.Tensor, ...]:
-    """Images (B, 3, 128, 128), heat-maps (B, 17, 32, 32), PAFs (B, 38, 32, 32), PAF masks (B, 19, 32, 32)."""
+def bottomup_batch(step: int, batch_size: int, data_seed: int, data: str = "plain",
+                   input_size: int = bottomup.INPUT_SIZE) -> tuple[torch.Tensor, ...]:
+    """Images (B, 3, S, S), heat-maps (B, 17, s, s), PAFs (B, 38, s, s), PAF masks (B, 19, s, s);
+    S = input_size (128: s = 32), s = S / 4. Scenes are letterboxed to S as inference does."""
     rng = np.random.default_rng([data_seed, step, 1])
-    s = IMAGE_SIZE // bottomup.STRIDE
+    s = input_size // bottomup.STRIDE
     images, heat, paf, mask = [], [], [], []
-    for image, people in _scenes(step, batch_size, data_seed):
-        tensor = to_tensor(image)
+    for image, people in _scenes(step, batch_size, data_seed, data):
+        tensor, scale = to_tensor(image), 1.0
+        if max(image.size) != input_size:
+            tensor, scale = bottomup.letterbox(tensor, input_size)
         kps = [p["keypoints"].copy() for p in people]
+        for k in kps:
+            k[:, :2] *= scale  # scene pixels -> input pixels
         if rng.random() < 0.5:
             tensor = tensor.flip(-1)
             for k in kps:
-                k[:, 0] = IMAGE_SIZE - k[:, 0]
+                k[:, 0] = input_size - k[:, 0]
             kps = [k[list(FLIP_INDEX)] for k in kps]
         for k in kps:
             k[:, :2] = k[:, :2] / bottomup.STRIDE - 0.5  # input pixels -> heat-map cells
@@ -143,15 +169,16 @@ def build(name: str, seed: int) -> torch.nn.Module:
     return topdown.HeatmapNet() if name == "topdown" else bottomup.BottomUpNet()
 
 
-def step_loss(name: str, model: torch.nn.Module, step: int, batch_size: int, data_seed: int) -> dict:
+def step_loss(name: str, model: torch.nn.Module, step: int, batch_size: int, data_seed: int,
+              data: str = "plain", input_size: int = bottomup.INPUT_SIZE) -> dict:
     if name == "detector":
-        losses = model(*detector_batch(step, batch_size, data_seed))
+        losses = model(*detector_batch(step, batch_size, data_seed, data))
         return {"total": losses["classification"] + losses["bbox_regression"], **losses}
     if name == "topdown":
-        crops, target, weight = topdown_batch(step, batch_size, data_seed)
+        crops, target, weight = topdown_batch(step, batch_size, data_seed, data)
         loss = heatmap_loss(model(crops), target, weight)
         return {"total": loss, "heat": loss}
-    images, heat, paf, mask = bottomup_batch(step, batch_size, data_seed)
+    images, heat, paf, mask = bottomup_batch(step, batch_size, data_seed, data, input_size)
     pred_heat, pred_paf = model(images)
     l_heat = heatmap_loss(pred_heat, heat)
     on = (mask > 0).float().repeat_interleave(2, dim=1)  # (B, L, s, s) -> (B, 2L, s, s), one per axis
@@ -172,13 +199,15 @@ def export(name: str, model: torch.nn.Module, meta: dict, out: Path, detector: P
     from demos.detection.model import load_checkpoint, save_checkpoint
 
     from .evaluate import CI_SUBSET, box_ap, oks_ap, timing_ms, write_card
+    from .goals import measure
 
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"pose_{name}.safetensors"
     meta["val_n"] = eval_n
+    data = meta.get("data", "plain")  # val scenes like the training ones; the CI subset is always plain
     if name == "detector":
         if eval_n:
-            meta["val"] = box_ap(model, n=eval_n)
+            meta["val"] = box_ap(model, n=eval_n, data=data)
             meta["ci"] = box_ap(model, n=CI_SUBSET["n"], start=CI_SUBSET["start"])
         ci_ap = meta.get("ci", {}).get("AP", -1)
         save_checkpoint(model, path, {"ci_ap": ci_ap, "training": json.dumps(meta)})
@@ -197,16 +226,17 @@ def export(name: str, model: torch.nn.Module, meta: dict, out: Path, detector: P
         pose.keypoints.load_state_dict(model.state_dict())
         meta["detector"] = detector.name
     else:
-        pose = bottomup.BottomUpPose()
+        pose = bottomup.BottomUpPose(meta.get("input_size", bottomup.INPUT_SIZE))
         pose.net.load_state_dict(model.state_dict())
     pose.eval()
     meta["parameters"] = sum(p.numel() for p in pose.parameters())
     if eval_n:  # a smoke run (--eval-n 0) writes the weights only, without a card
-        meta["val"] = oks_ap(pose, n=eval_n)
+        meta["val"] = oks_ap(pose, n=eval_n, data=data)
         if name == "topdown":  # the same crops from ground-truth boxes: the detector's share of errors
-            meta["val_gt_boxes"] = oks_ap(pose, n=eval_n, gt_boxes=True)
+            meta["val_gt_boxes"] = oks_ap(pose, n=eval_n, gt_boxes=True, data=data)
         meta["ci"] = oks_ap(pose, n=CI_SUBSET["n"], start=CI_SUBSET["start"])
         meta["ms_256_4_people"] = round(timing_ms(pose, people=4), 1)
+        meta["goals"] = measure(pose, plain_n=0)
     tensors = {k: v.detach().contiguous().clone() for k, v in pose.state_dict().items()}
     save_file(tensors, str(path), metadata={
         "format": f"vision-lab-pose-{name}-1", "ci_ap": str(meta.get("ci", {}).get("AP", -1)),
@@ -242,7 +272,14 @@ def main(argv: list[str] | None = None) -> dict:
                         help="topdown: the detector to bundle (default <out>/pose_detector.safetensors)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--eval-n", type=int, default=300, help="val scenes for the card (0 skips)")
+    parser.add_argument("--data", choices=DATA, default="plain",
+                        help="plain: data.py's 128 px scenes; styled: styles.py's 256 px ones, random styles")
+    parser.add_argument("--input-size", type=int, default=bottomup.INPUT_SIZE,
+                        help="bottomup: the side scenes are letterboxed to (a multiple of 16)")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="folder for pose_<model>_<data>.json, written when a run with --eval-n > 0 ends")
     args = parser.parse_args(argv)
+    stem = f"pose_{args.model}" + ("" if args.data == "plain" else f"_{args.data}")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     steps, batch_size, lr = DEFAULTS[args.model]
@@ -250,29 +287,33 @@ def main(argv: list[str] | None = None) -> dict:
 
     model = build(args.model, args.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    start, elapsed = 0, 0.0
-    if args.resume and state_paths(args.state_dir, f"pose_{args.model}")[1].exists():
-        info = load_state(args.state_dir, f"pose_{args.model}", model, optimizer)
+    start, elapsed, history = 0, 0.0, []
+    if args.resume and state_paths(args.state_dir, stem)[1].exists():
+        info = load_state(args.state_dir, stem, model, optimizer)
         start, elapsed = info["step"], info["elapsed_seconds"]
-        print(f"resumed {args.model} at step {start}")
+        history = info.get("history", [])
+        print(f"resumed {stem} at step {start}")
     stop = start if args.export_now else args.steps
     model.train()
     # Training time with pauses left out: on a shared machine a run may be stopped from
     # outside (SIGSTOP while something else is timed), and a pause must not spend the
     # budget. A step counts at most 3x the recent typical step time.
     active, typical, last = elapsed, 0.0, time.time()
-    done = start
-    bar = tqdm(range(start, stop), initial=start, total=args.steps, desc=args.model, mininterval=10)
+    done, window = start, {}
+    bar = tqdm(range(start, stop), initial=start, total=args.steps, desc=stem, mininterval=10)
     for step in bar:
         spent = active / (args.max_minutes * 60) if args.max_minutes > 0 else 0.0
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args.lr, args.warmup, args.steps, spent)
-        losses = step_loss(args.model, model, step, args.batch_size, args.data_seed)
+        losses = step_loss(args.model, model, step, args.batch_size, args.data_seed, args.data,
+                           args.input_size)
         optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
         optimizer.step()
         bar.set_postfix({k: f"{float(v.detach()):.4f}" for k, v in losses.items() if k != "total"})
+        for key, value in losses.items():  # the training curve: mean losses per checkpoint interval
+            window.setdefault(key, []).append(float(value.detach()))
         done = step + 1
         now = time.time()
         dt = min(now - last, 3 * typical) if typical else now - last
@@ -280,8 +321,11 @@ def main(argv: list[str] | None = None) -> dict:
         active += dt
         out_of_time = args.max_minutes > 0 and active >= args.max_minutes * 60
         if done % args.checkpoint_every == 0 or done == stop or out_of_time:
-            save_state(args.state_dir, f"pose_{args.model}", model, optimizer, {
-                "step": done, "elapsed_seconds": active,
+            history.append({"step": done, "seconds": round(active, 1), "lr": optimizer.param_groups[0]["lr"]}
+                           | {k: round(sum(v) / len(v), 5) for k, v in window.items()})
+            window = {}
+            save_state(args.state_dir, stem, model, optimizer, {
+                "step": done, "elapsed_seconds": active, "history": history,
                 "args": {k: str(v) for k, v in vars(args).items()}})
         if out_of_time:
             print(f"time budget spent at step {done} of {args.steps}; exporting")
@@ -294,11 +338,26 @@ def main(argv: list[str] | None = None) -> dict:
         "seed": args.seed, "data_seed": args.data_seed, "training_seconds": round(training_seconds, 1),
         "machine": machine_description(),
         "parameters": sum(p.numel() for p in model.parameters()),
+        "data": args.data, "curve": history,
     }
+    if args.model == "bottomup":
+        meta["input_size"] = args.input_size
     if args.no_export:
         print(f"{args.model}: state saved at step {done} in {args.state_dir}")
         return meta
-    return export(args.model, model.eval(), meta, args.out, args.detector, args.eval_n)
+    meta = export(args.model, model.eval(), meta, args.out, args.detector, args.eval_n)
+    if args.eval_n and "val" in meta:  # a finished, evaluated run: its results file
+        write_results(args.results / f"pose_{args.model}_{args.data}.json", meta, args.out)
+    return meta
+
+
+def write_results(path: Path, meta: dict, out: Path) -> None:
+    """One finished run's record (training, val AP, goals, curve) as JSON, written atomically."""
+    record = {"status": "trained", "checkpoint": str(out / f"pose_{meta['model']}.safetensors")} | meta
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".tmp").write_text(json.dumps(record, indent=1) + "\n")
+    path.with_suffix(".tmp").replace(path)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,121 @@
+"""Pose scenes in random drawing styles: determinism, the style space, the held-out styles, the goals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from demos.pose import bottomup
+from demos.pose.data import NUM_KEYPOINTS
+from demos.pose.goals import measure, pck_counts
+from demos.pose.styles import HELDOUT_STYLES, TRAIN_STYLES, make_styled_scene, styled_ground_truth
+from demos.pose.train import main as train_main
+from shared import loading
+
+
+def test_styled_scenes_are_a_pure_function_of_split_and_index():
+    one, people_one, style_one = make_styled_scene("train", 11)
+    two, people_two, style_two = make_styled_scene("train", 11)
+    assert one.size == (256, 256) and one.tobytes() == two.tobytes()
+    assert json.dumps(style_one) == json.dumps(style_two)
+    for p, q in zip(people_one, people_two, strict=True):
+        np.testing.assert_array_equal(p["keypoints"], q["keypoints"])
+    other, _, style_other = make_styled_scene("train", 12)
+    assert other.tobytes() != one.tobytes() and json.dumps(style_other) != json.dumps(style_one)
+    # The same index in another split is another scene: val never repeats a train scene.
+    assert make_styled_scene("val", 11)[0].tobytes() != one.tobytes()
+
+
+def test_training_styles_vary_on_every_axis():
+    records = [make_styled_scene("train", i)[2] for i in range(40)]
+    people = [p for r in records for p in r["people"]]
+    widths, heads = [p["limb_width"] for p in people], [p["head_size"] for p in people]
+    assert min(widths) < 0.7 and max(widths) > 1.3 and min(heads) < 0.9 and max(heads) > 1.2
+    assert {p["fill"] for p in people} == set(TRAIN_STYLES.fills)
+    assert {p["contour"] for p in people} == {True, False}
+    assert len({r["background"] for r in records}) >= 4
+    heights = [h for r in records for h in r["heights"]]
+    assert 40 <= min(heights) < 60 and 150 < max(heights) <= 220
+
+
+def test_held_out_styles_lie_outside_the_training_ones():
+    assert TRAIN_STYLES.limb_width[1] < HELDOUT_STYLES.limb_width[0]
+    assert TRAIN_STYLES.head_size[1] < HELDOUT_STYLES.head_size[0]
+    assert not set(TRAIN_STYLES.fills) & set(HELDOUT_STYLES.fills)
+    assert not set(TRAIN_STYLES.backgrounds) & set(HELDOUT_STYLES.backgrounds)
+    for i in range(12):
+        record = make_styled_scene("heldout_style", i)[2]
+        assert record["background"] in HELDOUT_STYLES.backgrounds
+        for p in record["people"]:
+            assert p["limb_width"] >= 1.7 and p["head_size"] >= 1.5 and p["fill"] in HELDOUT_STYLES.fills
+
+
+def test_annotations_of_styled_and_empty_scenes():
+    gt = styled_ground_truth("val", 8)
+    assert len(gt["images"]) == 8 and gt["annotations"]
+    flags = set()
+    for ann in gt["annotations"]:
+        kps = np.array(ann["keypoints"]).reshape(NUM_KEYPOINTS, 3)  # (17*3,) -> (17, 3)
+        flags |= set(kps[:, 2].tolist())
+        labelled = kps[kps[:, 2] > 0]
+        assert ((labelled[:, :2] >= 0) & (labelled[:, :2] <= 256)).all()
+        assert ann["area"] > 0 and ann["num_keypoints"] == int((kps[:, 2] > 0).sum())
+    assert {1.0, 2.0} <= flags  # occluded and visible keypoints both occur
+    for i in range(4):
+        assert make_styled_scene("empty", i)[1] == []
+
+
+def test_pck_counts_on_constructed_predictions():
+    _, people, _ = make_styled_scene("val", 3)
+    exact = [p["keypoints"].copy() for p in people]
+    for k in exact:
+        k[:, 2] = np.where(k[:, 2] > 0, 0.9, 0.0)  # found with a score wherever labelled
+    correct, total = pck_counts(exact[::-1], people)  # the order of the found people does not matter
+    assert total > 0 and correct == total
+    far = [k + np.array([80.0, 80.0, 0.0]) for k in exact]
+    assert pck_counts(far, people) == (0, total)
+    assert pck_counts([], people) == (0, total)
+
+
+def test_goals_measure_the_bundled_top_down_model():
+    try:
+        m = measure(loading.get_model("tiny-topdown-pose"), n=3, empty=2, heldout=2, plain_n=0)
+    finally:
+        loading.CACHE.clear()
+    for key in ("ap_styled", "count_right", "empty_nobody", "pck_heldout"):
+        assert 0 <= m[key] <= 1
+    assert sum(row["scenes"] for row in m["by_crowd"].values()) == 3
+
+
+def test_styled_training_smoke_runs_resumes_and_records_its_input_size(tmp_path: Path):
+    common = ["--model", "bottomup", "--data", "styled", "--input-size", "256", "--batch-size", "2",
+              "--out", str(tmp_path), "--state-dir", str(tmp_path / "state"), "--eval-n", "0",
+              "--threads", "1", "--warmup", "1"]
+    assert train_main([*common, "--steps", "2"])["steps"] == 2
+    assert (tmp_path / "state" / "pose_bottomup_styled_state.json").is_file()
+    meta = train_main([*common, "--steps", "3", "--resume"])
+    assert meta["steps"] == 3 and meta["input_size"] == 256
+    assert [point["step"] for point in meta["curve"]] == [2, 3]  # one point per save, kept across the resume
+    with safe_open(str(tmp_path / "pose_bottomup.safetensors"), framework="pt") as f:
+        training = json.loads(f.metadata()["training"])
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    assert training["data"] == "styled" and training["input_size"] == 256
+    pose = bottomup.BottomUpPose(training["input_size"]).eval()
+    pose.load_state_dict(state)
+    out = pose(torch.rand(3, 256, 256))
+    assert out["heatmaps"].shape == (NUM_KEYPOINTS, 64, 64)  # 256 px in, stride 4
+
+
+@pytest.mark.parametrize("model", ["detector", "topdown"])
+def test_styled_batches_for_the_top_down_models(model: str, tmp_path: Path):
+    common = ["--model", model, "--data", "styled", "--batch-size", "2", "--out", str(tmp_path),
+              "--state-dir", str(tmp_path / "state"), "--eval-n", "0", "--threads", "1", "--warmup", "1",
+              "--no-export"]
+    meta = train_main([*common, "--steps", "1"])
+    assert meta["steps"] == 1 and meta["data"] == "styled"
+    assert np.isfinite([v for k, v in meta["curve"][0].items() if k not in ("step",)]).all()
