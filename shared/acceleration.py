@@ -242,8 +242,8 @@ class Verdict:
         if chosen is None:
             refused = "; ".join(f"{t['name']}: {t['outcome']}" for t in self.tried) or "no faster path here"
             return f"{EAGER} ({refused})"
-        return (f"{self.path} (checked {self.date}: outputs within {chosen['max_rel']:.1%} of fp32, "
-                f"limit {self.tolerance:.0%}; {chosen['speedup']:.1f}× faster)")
+        return (f"{self.path} (checked {self.date}: outputs within {chosen['max_rel']:.2g} of fp32's "
+                f"largest value, limit {self.tolerance:g}; {chosen['speedup']:.1f}× faster)")
 
 
 def _timed(fn: Callable[[], Any], device: torch.device) -> tuple[Any, float]:
@@ -285,7 +285,8 @@ def choose(model: nn.Module, paths: list[ServingPath] | None = None, image: torc
             trial |= {"max_rel": diff["max_rel"], "max_abs": diff["max_abs"], "seconds": seconds,
                       "speedup": verdict.eager_s / seconds}
             if diff["max_rel"] > tolerance:
-                trial["outcome"] = f"not faithful (outputs {diff['max_rel']:.1%} off, limit {tolerance:.0%})"
+                trial["outcome"] = (f"not faithful (outputs off by {diff['max_rel']:.2g} of their largest "
+                                    f"value, limit {tolerance:g})")
             elif trial["speedup"] < min_speedup:
                 trial["outcome"] = f"not faster ({trial['speedup']:.2f}×)"
             else:
@@ -371,7 +372,7 @@ def _served_path(model: nn.Module) -> Served | None:
 
 
 def serve(name: str, model: nn.Module, tier: str, paths: list[ServingPath] | None = None,
-          tiers: tuple[str, ...] = SERVED_TIERS) -> Served:
+          tiers: tuple[str, ...] = SERVED_TIERS, tolerance: float = SERVE_TOLERANCE) -> Served:
     """The way to run `model` (registered as `name`, of `tier`) here; checks and applies a path the
     first time, then remembers it on the model object (a reloaded model gets the kept verdict)."""
     device = next(model.parameters()).device
@@ -390,7 +391,7 @@ def serve(name: str, model: nn.Module, tier: str, paths: list[ServingPath] | Non
         key = weights_key(name, model)
         verdict = _kept(key)
         if verdict is None:
-            verdict = choose(model, paths)
+            verdict = choose(model, paths, tolerance=tolerance)
             _write_verdict(key, verdict)
         else:
             chosen = next((p for p in PATHS if p.name == verdict.path), None)
@@ -422,8 +423,5 @@ def describe(name: str, tier: str) -> str:
 def fp32_copy(model: nn.Module) -> nn.Module:
     """A deep copy of `model` as plain fp32 eager: its serving path undone, its verdict not carried."""
     copy_ = copy.deepcopy(model)
-    served = copy_.__dict__.pop("_visionlab_served", None)
-    chosen = next((p for p in PATHS if served is not None and p.name == served.path), None)
-    if chosen is not None:
-        chosen.undo(copy_)
-    return copy_
+    copy_.__dict__.pop("_visionlab_served", None)
+    return copy_.to(memory_format=torch.contiguous_format)  # every path here changes only the layout

@@ -204,7 +204,7 @@ def _prepare(technique: Technique, subject, x) -> tuple[Row, Prepared | None]:
     return row, prepared
 
 
-def _compare(row: Row, prepared: Prepared, subject, x, reference: dict) -> None:
+def _compare(row: Row, prepared: Prepared, subject, x, reference: dict, accuracy: bool = True) -> None:
     """Outputs against fp32 eager's, and the bundled model's own metric, filled into `row`."""
     with prepared.context():
         outputs = subjects.raw_outputs(prepared.model, x)
@@ -213,7 +213,7 @@ def _compare(row: Row, prepared: Prepared, subject, x, reference: dict) -> None:
     diff = serving.differences(reference["outputs"], outputs)
     row.max_abs, row.max_rel = diff["max_abs"], diff["max_rel"]
     row.faithful = bool(row.max_rel <= (row.tolerance or 0.0))
-    found = subjects.quality(subject.name, prepared.model, prepared.context)
+    found = subjects.quality(subject.name, prepared.model, prepared.context) if accuracy else None
     if found is None:
         return
     reference.setdefault("quality", found)
@@ -226,8 +226,9 @@ def _compare(row: Row, prepared: Prepared, subject, x, reference: dict) -> None:
 
 
 def measure(model: str, size: int, techniques: list[str], repeats: int = 10,
-            progress: Progress = quiet) -> Measurement:
-    """Every technique in `techniques` (fp32 eager first) on `model` at `size` px, in one run."""
+            progress: Progress = quiet, accuracy: bool = True) -> Measurement:
+    """Every technique in `techniques` (fp32 eager first) on `model` at `size` px, in one run;
+    `accuracy=False` leaves out the bundled models' metric (the slowest part for small models)."""
     name, size, chosen, repeats = check_request(model, size, techniques, repeats)
     if not MEASURING.acquire(blocking=False):
         running = _RUNNING.get("what", "another measurement")
@@ -235,13 +236,14 @@ def measure(model: str, size: int, techniques: list[str], repeats: int = 10,
                    "the cores and time each other. Try again when it has finished.")
     try:
         _RUNNING["what"] = f"{name} at {size} px"
-        return _measure(name, size, chosen, repeats, progress)
+        return _measure(name, size, chosen, repeats, progress, accuracy)
     finally:
         _RUNNING.clear()
         MEASURING.release()
 
 
-def _measure(name: str, size: int, chosen: list[str], repeats: int, progress: Progress) -> Measurement:
+def _measure(name: str, size: int, chosen: list[str], repeats: int, progress: Progress,
+             accuracy: bool) -> Measurement:
     """Prepare every technique, then time them in turns (so a change in the machine's load hits all
     of them alike), then check each one's outputs and metric."""
     from .techniques import state_bytes
@@ -255,7 +257,7 @@ def _measure(name: str, size: int, chosen: list[str], repeats: int, progress: Pr
         model=name, weights=weights, size=[int(x.shape[-1]), int(x.shape[-2])], device=device.type,
         machine=serving.machine_label(device), date=dt.datetime.now().isoformat(timespec="minutes"),
         repeats=repeats, threads=torch.get_num_threads(),
-        quality_subset=subjects.quality_subset(name) if weights == "bundled" else "")
+        quality_subset=subjects.quality_subset(name) if weights == "bundled" and accuracy else "")
     fp32_bytes = state_bytes(subject.model)
     ready: list[tuple[Row, Prepared]] = []
     for i, technique in enumerate(chosen):
@@ -278,7 +280,7 @@ def _measure(name: str, size: int, chosen: list[str], repeats: int, progress: Pr
         row.median_ms = round(statistics.median(times[row.technique]), 3)
         row.p95_ms = round(_percentile(times[row.technique], 0.95), 3)
         row.speedup = round(base_ms / row.median_ms, 3) if base_ms else None
-        _compare(row, prepared, subject, x, reference)
+        _compare(row, prepared, subject, x, reference, accuracy)
     progress(1.0, "done")
     result.seconds = round(time.perf_counter() - t0, 1)
     return result
