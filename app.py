@@ -30,6 +30,7 @@ DEMOS: dict[str, tuple[str, str]] = {
     "roi": ("ROIPool vs ROIAlign", "demos.roi.ui"),
     "limits": ("What a perfect detector misses", "demos.limits.ui"),
     "convolution": ("Convolution & weight sharing", "demos.convolution.ui"),
+    "acceleration": ("Model acceleration", "demos.acceleration.ui"),
 }
 
 HEADER = """# Vision Lab

@@ -18,7 +18,7 @@ import gradio as gr
 import torch
 from gradio import processing_utils
 
-from shared import settings
+from shared import acceleration, settings
 from shared.i18n import tr
 from shared.loading import ModelUnavailable, availability, models_table
 from shared.registry import get_spec
@@ -184,17 +184,19 @@ def example_caching() -> dict[str, Any]:
 
 
 def models_json() -> list[dict[str, Any]]:
-    """`/models`: every registered model, its tier and source, and whether it is usable now."""
-    return models_table()
+    """`/models`: every registered model, its tier and source, whether it is usable now, and the path
+    it is served through on this machine (shared.acceleration)."""
+    return [row | {"acceleration": acceleration.describe(row["name"], row["tier"])} for row in models_table()]
 
 
-MODEL_COLUMNS = ["name", "demo", "tier", "usable", "status", "size_mb", "reference_metric", "licence"]
+MODEL_COLUMNS = ["name", "demo", "tier", "usable", "status", "acceleration", "size_mb", "reference_metric",
+                 "licence"]
 
 
 def models_rows() -> list[list[Any]]:
     """The table on the Models tab: bundled models first, each tier grouped by demo, so
     the order is the same whichever tab's module happened to register its models first."""
-    rows = sorted(models_table(), key=lambda row: (row["tier"] != "bundled", row["demo"]))
+    rows = sorted(models_json(), key=lambda row: (row["tier"] != "bundled", row["demo"]))
     return [[row[c] for c in MODEL_COLUMNS] for row in rows]
 
 
