@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from shared import acceleration
 from shared import device as devices
 from shared.loading import get_model
 from shared.registry import get_spec
@@ -118,9 +119,10 @@ def estimate(method_name: str, pil_image: Image.Image, keypoint_threshold: float
     if spec.demo != DEMO:
         raise KeyError(f"{method_name!r} is not a pose model.")
     model = get_model(method_name)
+    served = acceleration.serve(method_name, model, spec.tier)  # the fastest path checked faithful here
     dev = next(model.parameters()).device
     image = to_tensor(pil_image).to(dev)
-    with devices.autocast(dev):
+    with served.context():
         devices.synchronise(dev)
         t0 = time.perf_counter()
         raw, evidence = run(model, image, box_threshold=min(BOX_THRESHOLD, person_threshold))
@@ -131,6 +133,7 @@ def estimate(method_name: str, pil_image: Image.Image, keypoint_threshold: float
         "people": to_people(raw, keypoint_threshold, person_threshold),
         "seconds": round(seconds, 4),
         "device": devices.describe(),
+        "acceleration": served.path,
         "evidence": evidence,
     }
 
