@@ -13,6 +13,7 @@ import spaces  # noqa: F401
 
 import argparse
 import importlib
+from typing import Any
 
 import gradio as gr
 
@@ -21,7 +22,7 @@ from shared.i18n import I18N, tr
 from shared.device import configure_threads
 from shared.ui import MODEL_CONCURRENCY, QUEUE_MAX_SIZE, create_models_demo, open_tab_from_link
 
-# name -> (tab title, module with `create_demo()`); the order is the tab order.
+# name -> (tab title, module with `create_demo()`). The tab bar groups them by THEMES below.
 DEMOS: dict[str, tuple[str, str]] = {
     "detection": ("Detection: focal loss", "demos.detection.ui"),
     "cyclegan": ("CycleGAN: texture, not geometry", "demos.cyclegan.ui"),
@@ -31,6 +32,28 @@ DEMOS: dict[str, tuple[str, str]] = {
     "limits": ("What a perfect detector misses", "demos.limits.ui"),
     "convolution": ("Convolution & weight sharing", "demos.convolution.ui"),
     "acceleration": ("Model acceleration", "demos.acceleration.ui"),
+}
+
+# The ten questions of the interview notes, in the notes' order, each with the tab that answers
+# it. A question whose tab is not built yet is listed on the Overview without a link.
+QUESTIONS: list[tuple[str, str]] = [
+    ("acceleration", "What are the common ways to make a model run faster?"),
+    ("detection", "How does a detector cope with a few objects among a great deal of background?"),
+    ("limits", "Even with unlimited capacity, what can SSD, YOLOv3 or Faster R-CNN still not solve?"),
+    ("roi", "How do ROIPool and ROIAlign differ?"),
+    ("optimizers", "What are the common gradient-descent optimizers, and how do they differ?"),
+    ("limits", "What else is worth working on in detection?"),
+    ("optimizers", "Batch, stochastic or mini-batch gradient descent: what does each trade?"),
+    ("pose", "What are the two main ways to estimate the poses of several people?"),
+    ("convolution", "How is a convolution computed fast, and how does weight sharing compress a model?"),
+    ("cyclegan", "Why does CycleGAN change texture but leave things where they are?"),
+]
+# The themes the Overview lists the questions under; the tab bar follows the same order. A tab
+# in DEMOS that no theme names comes after the others, so a new tab still shows with one line.
+THEMES: dict[str, tuple[str, list[str]]] = {
+    "detection": ("Detection", ["detection", "roi", "limits"]),
+    "generative": ("Generative models and pose", ["cyclegan", "pose"]),
+    "training": ("Training and efficiency", ["optimizers", "convolution", "acceleration"]),
 }
 
 HEADER = """# Vision Lab
@@ -56,12 +79,65 @@ CSS = """
   .tab-container { height: auto !important; }
   .block:has(> .gallery-container), .grid-wrap { height: auto !important; }  /* galleries fit their images */
   .tab-container button { white-space: normal; max-width: 42vw; height: auto !important; }
+  /* The suite's own tab bar wraps onto rows (no "more tabs" menu): titles stay on one line. */
+  #suite-tabs > .tab-wrapper .tab-container button { white-space: nowrap; max-width: none;
+    height: var(--size-8) !important; padding: 0 var(--size-2); font-size: var(--text-sm); }
 }
+/* The Overview: each question a full-width button that opens its tab. */
+#overview .question-link { justify-content: flex-start; text-align: left; white-space: normal; height: auto;
+  min-height: var(--size-9); }
+#overview .theme-title p { font-size: 1.1em; font-weight: 600; margin: 0.6em 0 0.1em; }
 /* Less side padding where the screen is narrow (outside the app's scope, so no @media). */
 .main.app { padding-left: clamp(8px, 3vw, 32px) !important; padding-right: clamp(8px, 3vw, 32px) !important; }
 """
 # Gradio 6 takes theme, css and translations at launch; tests and benchmarks launch the same way.
 STYLE = {"theme": THEME, "css": CSS, "i18n": I18N}
+
+
+def tab_order(names: list[str] | None = None) -> list[str]:
+    """The demos' tabs in the bar's order: by theme, then any tab no theme lists."""
+    names = list(DEMOS) if names is None else names
+    themed = [n for _, members in THEMES.values() for n in members if n in names]
+    return themed + [n for n in names if n not in themed]
+
+
+def tab_titles() -> dict[str, str]:
+    """Every tab of the suite, id -> English title, in the order the tab bar shows them."""
+    return {"overview": "Overview", **{n: DEMOS[n][0] for n in tab_order()}, "models": "Models"}
+
+
+def _link(label: Any, tab: str | None, tabs: gr.Tabs) -> None:
+    """A button that opens `tab`; greyed out where the tab is not built (None)."""
+    button = gr.Button(label, elem_classes="question-link", size="md", interactive=tab is not None)
+    if tab is not None:
+        button.click(lambda: gr.Tabs(selected=tab), outputs=tabs, api_visibility="private", queue=False,
+                     show_progress="hidden")
+
+
+def create_overview(tabs: gr.Tabs, names: list[str]) -> None:
+    """The first tab: the notes' questions by theme, each a button that opens the tab answering it."""
+    gr.Markdown(tr("overview.intro", "The interview notes ask ten questions; each button opens the tab "
+                                     "that answers one with a demo (a greyed one has no tab yet). A link "
+                                     "can open a tab directly: add ?tab=roi, or any tab's name, to the "
+                                     "address."))
+    themed = {n for _, members in THEMES.values() for n in members}
+    themes = {**THEMES, "more": ("More", [n for n in names if n not in themed])}
+    for key, (title, members) in themes.items():
+        # In the order of the theme's tabs, so the questions one tab answers stand together.
+        asked = sorted(((k, tab, q) for k, (tab, q) in enumerate(QUESTIONS, 1) if tab in members),
+                       key=lambda item: (members.index(item[1]), item[0]))
+        unasked = [tab for tab in members if tab in names and tab not in {t for _, t, _ in asked}]
+        if not asked and not unasked:
+            continue
+        gr.Markdown(tr(f"theme.{key}", title), elem_classes="theme-title")
+        for k, tab, question in asked:
+            _link(tr(f"overview.q{k}", question), tab if tab in names else None, tabs)
+        for tab in unasked:  # a tab that answers none of the notes' questions: its title
+            _link(tr(f"tab.{tab}", DEMOS[tab][0]), tab, tabs)
+
+
+def _open_linked_tab(request: gr.Request) -> gr.Tabs:
+    return open_tab_from_link(request, known=tab_titles())
 
 
 def build_app(names: list[str] | None = None) -> gr.Blocks:
@@ -78,15 +154,18 @@ def build_app(names: list[str] | None = None) -> gr.Blocks:
         else:
             gr.Markdown(tr("app.header", HEADER))
             gr.Markdown(tr("app.language", LANGUAGE), elem_classes="language-note")
-            with gr.Tabs() as tabs:
-                for name in names:
+            # Tabs wrap onto rows rather than hiding in a "more" menu: every title shows on a phone.
+            with gr.Tabs(overflow_behavior="wrap", elem_id="suite-tabs") as tabs:
+                with gr.Tab(tr("tab.overview", "Overview"), id="overview", elem_id="overview"):
+                    create_overview(tabs, names)
+                for name in tab_order(names):
                     tab_title, module = DEMOS[name]
                     with gr.Tab(tr(f"tab.{name}", tab_title), id=name):
                         importlib.import_module(module).create_demo()
                 with gr.Tab(tr("tab.models", "Models"), id="models"):
                     create_models_demo()
             # `?tab=pose` opens that tab: a link can point at one question.
-            app.load(open_tab_from_link, outputs=tabs, api_visibility="private", queue=False)
+            app.load(_open_linked_tab, outputs=tabs, api_visibility="private", queue=False)
         if single:  # `/models` stays available on single-demo Spaces too
             with gr.Accordion("Models", open=False, visible=False):
                 create_models_demo()

@@ -10,7 +10,7 @@ import functools
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -168,10 +168,11 @@ def intro(demo: str, question: str, answer_md: str) -> None:
         gr.Markdown(tr(f"{demo}.answer", answer_md))
 
 
-def open_tab_from_link(request: gr.Request) -> gr.Tabs:
-    """The tab named by `?tab=<id>` in the page's address; the first tab otherwise."""
+def open_tab_from_link(request: gr.Request, known: Collection[str] = ()) -> gr.Tabs:
+    """The tab named by `?tab=<id>` in the page's address, if it is one of `known` (any id
+    when `known` is empty); the first tab otherwise, rather than an empty page."""
     wanted = request.query_params.get("tab", "") if request is not None else ""
-    return gr.Tabs(selected=wanted) if wanted else gr.Tabs()
+    return gr.Tabs(selected=wanted) if wanted and (wanted in known or not known) else gr.Tabs()
 
 
 def example_caching() -> dict[str, Any]:

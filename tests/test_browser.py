@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import app
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "browser"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -18,19 +20,31 @@ LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
 
-# tab id -> (tab title, CSS selector of an output that must fill, selector of its first example)
-TABS = {
-    "detection": ("Detection: focal loss", "#detection-gallery img", "#detection-examples-scenes button"),
-    "cyclegan": ("CycleGAN: texture, not geometry", "#cyclegan-slider img",
-                 "#cyclegan-examples tbody tr, #cyclegan-examples button"),
-    "pose": ("Pose: top-down vs bottom-up", "#pose-gallery img", "#pose-examples button"),
-    "optimizers": ("Optimizer playground", "#optimizers-contour .js-plotly-plot", None),
-    "roi": ("ROIPool vs ROIAlign", "#roi-overlay img", "#roi-examples-scenes button"),
-    "limits": ("What a perfect detector misses", "#limits-gallery img", "#limits-examples button"),
-    "convolution": ("Convolution & weight sharing", "#compress-gallery img",
-                    "#convolution-examples tbody tr, #convolution-examples button"),
-    "models": ("Models", "#models-table >> text=tiny-retinanet-focal", None),
+# The tabs and their titles come from the app, in the tab bar's order.
+TITLES = app.tab_titles()
+# tab id -> (CSS selector of an output that must fill, selector of its first example or None).
+# A tab the app has and this table lacks fails every test below that visits it.
+SELECTORS = {
+    "overview": ("#overview .question-link", None),
+    "detection": ("#detection-gallery img", "#detection-examples-scenes button"),
+    "cyclegan": ("#cyclegan-slider img", "#cyclegan-examples tbody tr, #cyclegan-examples button"),
+    "pose": ("#pose-gallery img", "#pose-examples button"),
+    "optimizers": ("#optimizers-contour .js-plotly-plot", None),
+    "roi": ("#roi-overlay img", "#roi-examples-scenes button"),
+    "limits": ("#limits-gallery img", "#limits-examples button"),
+    "convolution": ("#compress-gallery img", "#convolution-examples tbody tr, #convolution-examples button"),
+    "acceleration": ("#acceleration-summary p", None),
+    "models": ("#models-table >> text=tiny-retinanet-focal", None),
 }
+
+
+def selectors(tab: str) -> tuple[str, str | None]:
+    assert tab in SELECTORS, f"tab {tab!r} has no output selector in tests/test_browser.py SELECTORS"
+    return SELECTORS[tab]
+
+
+def test_every_tab_of_the_app_is_checked():
+    assert set(SELECTORS) == set(TITLES)
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +81,10 @@ def _no_error_toast(page) -> None:
     assert toasts.count() == 0, toasts.first.inner_text()
 
 
-@pytest.mark.parametrize("tab", list(TABS))
+@pytest.mark.parametrize("tab", list(TITLES))
 def test_tab_opens_ready_and_runs_its_first_example(page, tab):
-    title, output, example = TABS[tab]
-    page.get_by_role("tab", name=title).click()
+    output, example = selectors(tab)
+    page.get_by_role("tab", name=TITLES[tab], exact=True).click()
     page.wait_for_selector(output, state="visible", timeout=60_000)
     if example is not None:
         page.locator(example).first.click()
@@ -85,11 +99,16 @@ def test_tab_opens_ready_and_runs_its_first_example(page, tab):
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.mark.parametrize("tab", list(TABS))
+@pytest.mark.parametrize("tab", list(TITLES))
 def test_phone_width_layout_has_no_sideways_scrolling(browser, app_url, tab):
     page = _open(browser, f"{app_url}?tab={tab}", viewport=PHONE)
     try:
-        page.wait_for_selector(TABS[tab][1], state="visible", timeout=60_000)
+        # Far down a phone's page a lazily loaded picture keeps an empty box until it is
+        # scrolled near, as a visitor would scroll to it.
+        output = page.locator(selectors(tab)[0]).first
+        output.wait_for(state="attached", timeout=60_000)
+        output.evaluate("element => element.scrollIntoView({block: 'center'})")
+        page.wait_for_selector(selectors(tab)[0], state="visible", timeout=60_000)
     finally:  # what the phone showed, also when the output never came
         page.screenshot(path=str(ARTIFACTS / f"phone_{tab}.png"), full_page=True)
     page.wait_for_timeout(1000)
@@ -98,6 +117,51 @@ def test_phone_width_layout_has_no_sideways_scrolling(browser, app_url, tab):
     page.screenshot(path=str(ARTIFACTS / f"phone_{tab}.png"), full_page=True)
     assert overflow <= 2, f"the page is {overflow} px wider than a phone screen"
     _no_error_toast(page)
+    # `?tab=<id>` opened the tab it names.
+    assert page.locator(f"{BAR}[aria-selected=true]").get_attribute("data-tab-id") == tab
+    page.context.close()
+
+
+# The suite's own tab bar (the tabs inside a tab have bars of their own).
+BAR = "#suite-tabs > .tab-wrapper [role=tablist] > button[role=tab]"
+
+
+def _bar_button(page, tab: str):
+    return page.locator(f'{BAR}[data-tab-id="{tab}"]')
+
+
+def _wait_selected(page, tab: str) -> None:
+    page.wait_for_function(f"""document.querySelector('{BAR}[data-tab-id="{tab}"]')"""
+                           """.getAttribute('aria-selected') === 'true'""", timeout=10_000)
+
+
+def test_phone_shows_every_tab_title_and_each_opens_its_tab(browser, app_url):
+    """At 390 px no tab hides behind a "more tabs" menu: each title is on screen, whole, and
+    opens its tab; and each of the Overview's questions opens the tab that answers it."""
+    page = _open(browser, app_url, viewport=PHONE)
+    page.wait_for_selector(selectors("overview")[0], state="visible", timeout=60_000)
+    more = page.get_by_role("button", name="More tabs")
+    assert more.count() == 0 or not more.first.is_visible(), "some tabs hide behind the overflow menu"
+    page.screenshot(path=str(ARTIFACTS / "phone_tab_bar.png"), full_page=False)
+    for tab, title in TITLES.items():
+        button = _bar_button(page, tab)
+        assert button.is_visible(), f"{title!r} is not visible on a phone"
+        box = button.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], f"{title!r} runs off the screen"
+        assert button.inner_text().strip() == title  # the whole title, not cut
+        button.click()
+        _wait_selected(page, tab)
+    bar = page.locator("#suite-tabs > .tab-wrapper").bounding_box()
+    print(f"phone tab bar: {len(TITLES)} titles in {bar['height']:.0f} px")
+    for tab, question in app.QUESTIONS:
+        _bar_button(page, "overview").click()
+        link = page.locator("#overview").get_by_role("button", name=question, exact=True)
+        if tab not in TITLES:  # a question without its tab yet: shown greyed out
+            assert link.is_disabled()
+            continue
+        link.click()
+        _wait_selected(page, tab)
+    assert not page.errors, page.errors
     page.context.close()
 
 
@@ -107,21 +171,21 @@ def test_a_link_opens_the_tab_it_names(browser, app_url):
     page.wait_for_function("document.querySelector('button[role=tab][aria-selected=true]')"
                            ".innerText.startsWith('Pose')", timeout=30_000)
     assert selected.inner_text().startswith("Pose")
-    page.wait_for_selector(TABS["pose"][1], state="visible", timeout=60_000)
+    page.wait_for_selector(selectors("pose")[0], state="visible", timeout=60_000)
     page.context.close()
 
 
 def test_chinese_browser_gets_chinese_and_can_switch_to_english(browser, app_url):
-    page = _open(browser, app_url, locale="zh-CN")
+    page = _open(browser, f"{app_url}?tab=detection", locale="zh-CN")
     page.get_by_role("tab", name="检测：Focal Loss").wait_for(timeout=30_000)
     page.get_by_text("单阶段检测器如何应对前景极少、背景极多的问题？").wait_for(timeout=30_000)
-    page.wait_for_selector(TABS["detection"][1], state="visible", timeout=60_000)
+    page.wait_for_selector(selectors("detection")[0], state="visible", timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "detection_zh-CN.png"), full_page=False)
     # The switch: Settings at the foot of the page, then Language.
     page.locator("footer").get_by_text("设置").click()
     page.get_by_role("combobox", name="Language").click()
     page.get_by_role("option", name="English").first.click()
-    page.get_by_role("tab", name=TABS["detection"][0]).wait_for(timeout=30_000)
+    page.get_by_role("tab", name=TITLES["detection"]).wait_for(timeout=30_000)
     assert not page.errors, page.errors
     page.context.close()
 
@@ -129,7 +193,7 @@ def test_chinese_browser_gets_chinese_and_can_switch_to_english(browser, app_url
 def test_copied_link_reopens_the_view(browser, app_url):
     page = _open(browser, f"{app_url}?tab=cyclegan")
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page.wait_for_selector(TABS["cyclegan"][1], state="visible", timeout=60_000)
+    page.wait_for_selector(selectors("cyclegan")[0], state="visible", timeout=60_000)
     page.get_by_role("radio", name="B→A").check()
     page.wait_for_timeout(3000)  # let the translation finish, so the saved view holds it
     page.get_by_role("button", name="Copy a link to this view").first.click()
@@ -138,7 +202,7 @@ def test_copied_link_reopens_the_view(browser, app_url):
     link = page.evaluate("navigator.clipboard.readText()")
     page.context.close()
     again = _open(browser, link)
-    again.wait_for_selector(TABS["cyclegan"][1], state="visible", timeout=60_000)
+    again.wait_for_selector(selectors("cyclegan")[0], state="visible", timeout=60_000)
     assert again.get_by_role("radio", name="B→A").is_checked()
     _no_error_toast(again)
     again.context.close()
@@ -152,8 +216,8 @@ def test_spaces_cache_each_example_on_first_click(browser, tmp_path, monkeypatch
     from tests.conftest import served
 
     with served(["pose"]) as url:
-        page = _open(browser, url, ready=TABS["pose"][1])  # one demo alone: no tabs
-        page.locator(TABS["pose"][2]).nth(1).click()
+        page = _open(browser, url, ready=selectors("pose")[0])  # one demo alone: no tabs
+        page.locator(selectors("pose")[1]).nth(1).click()
         page.wait_for_function("() => [...document.querySelectorAll('#pose-gallery img')]"
                                ".length > 0", timeout=60_000)
         page.wait_for_timeout(2000)
@@ -165,10 +229,10 @@ def test_spaces_cache_each_example_on_first_click(browser, tmp_path, monkeypatch
 
 def test_figures_can_be_downloaded(page):
     # Plots carry plotly's "Download plot as a png"; pictures carry Gradio's download button.
-    page.get_by_role("tab", name=TABS["optimizers"][0]).click()
-    page.wait_for_selector(TABS["optimizers"][1], state="visible", timeout=60_000)
+    page.get_by_role("tab", name=TITLES["optimizers"]).click()
+    page.wait_for_selector(selectors("optimizers")[0], state="visible", timeout=60_000)
     assert page.locator('#optimizers-contour .modebar-btn[data-title^="Download"]').count() == 1
-    page.get_by_role("tab", name=TABS["cyclegan"][0]).click()
-    page.wait_for_selector(TABS["cyclegan"][1], state="visible", timeout=60_000)
+    page.get_by_role("tab", name=TITLES["cyclegan"]).click()
+    page.wait_for_selector(selectors("cyclegan")[0], state="visible", timeout=60_000)
     slider = page.locator("#cyclegan-slider")
     assert slider.get_by_role("button", name="Download").count() + slider.locator("a[download]").count() >= 1
