@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from PIL import Image
+from torchvision.models.detection._utils import Matcher
 from torchvision.ops import sigmoid_focal_loss
 
 from demos.detection.data import SceneDataset, to_tensor
@@ -60,7 +61,7 @@ def terms_of(model: torch.nn.Module, images: list[tuple[torch.Tensor, torch.Tens
                                                                     "labels": labels.to(dev)})
         logits, matched = logits.float().cpu(), matched.cpu()
         targets = one_hot_targets(logits, matched, labels)  # (A, K)
-        valid = matched != -2  # anchors between the IoU thresholds are ignored by the loss
+        valid = matched != Matcher.BETWEEN_THRESHOLDS  # anchors between the IoU thresholds: ignored
         p, n = _count(logits[valid].reshape(-1), targets[valid].reshape(-1))  # (A_valid * K,) terms
         positive += p
         negative += n

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 from torch.utils.data import Dataset
+from torchvision.models.detection._utils import Matcher
 
 IMAGE_SIZE = 256
 CLASSES = ("circle", "square", "triangle", "star", "cross")
@@ -271,7 +272,7 @@ def anchor_statistics(model: torch.nn.Module, image: torch.Tensor, target: dict[
         "anchors": int(matched.numel()),
         "positives": positives,
         "negatives": negatives,
-        "ignored": int((matched == -2).sum()),
+        "ignored": int((matched == Matcher.BETWEEN_THRESHOLDS).sum()),
         "bg_per_fg": negatives / max(positives, 1),
         "negative_terms_per_positive": (negatives * k + positives * (k - 1)) / max(positives, 1),
     }

@@ -261,9 +261,10 @@ def imbalance_of_level(objects: int, n: int = 300) -> dict[str, float]:
     positives = negatives = 0
     for i in range(n):
         _, boxes, _ = make_scene(split_seed("val", i), objects)
-        matched = model.proposal_matcher(box_iou(boxes, anchors))  # (A,): object index, -1 bg, -2 ignored
+        matched = model.proposal_matcher(box_iou(boxes, anchors))  # (A,): object index or below zero
+        # (Matcher.BELOW_LOW_THRESHOLD is background; BETWEEN_THRESHOLDS is ignored by the loss)
         positives += int((matched >= 0).sum())
-        negatives += int((matched == -1).sum())
+        negatives += int((matched == model.proposal_matcher.BELOW_LOW_THRESHOLD).sum())
     k = HALF_WIDTH["num_classes"]
     # The sigmoid classifier makes K binary decisions per anchor: a foreground anchor has one
     # positive term and K - 1 negative ones, a background anchor K negative ones.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import plotly.graph_objects as go
+import torch
 from plotly.subplots import make_subplots
 
 from demos.detection.anatomy import BINS, LOSS_NAMES, Anatomy
+from demos.detection.losses import focal_curve
 
 ANATOMY_GAMMAS = (0.0, 0.5, 1.0, 2.0, 5.0)  # the curves of the paper's Figure 1
 _LAYOUT = dict(template="none", font=dict(family="Helvetica, Arial, sans-serif", size=13),
@@ -16,13 +17,13 @@ _LAYOUT = dict(template="none", font=dict(family="Helvetica, Arial, sans-serif",
 
 def focal_curve_figure(gamma: float) -> go.Figure:
     """The paper's Figure 1: loss against p_t for several gamma, plus the chosen one."""
-    p = np.linspace(0.005, 1.0, 300)
+    p = torch.linspace(0.005, 1.0, 300, dtype=torch.float64)  # the focal loss's own formula, losses.py
     fig = go.Figure()
     for g in ANATOMY_GAMMAS:
-        loss = -((1 - p) ** g) * np.log(p)
+        loss = focal_curve(p, g).numpy()
         label = "γ = 0 (cross-entropy)" if g == 0 else f"γ = {g:g}"
-        fig.add_trace(go.Scatter(x=p, y=loss, mode="lines", name=label, line=dict(width=1.5)))
-    fig.add_trace(go.Scatter(x=p, y=-((1 - p) ** gamma) * np.log(p), mode="lines",
+        fig.add_trace(go.Scatter(x=p.numpy(), y=loss, mode="lines", name=label, line=dict(width=1.5)))
+    fig.add_trace(go.Scatter(x=p.numpy(), y=focal_curve(p, gamma).numpy(), mode="lines",
                              name=f"your γ = {gamma:g}", line=dict(width=4, color="black", dash="dot")))
     fig.add_vrect(x0=0.6, x1=1.0, fillcolor="lightgreen", opacity=0.15, line_width=0,
                   annotation_text="well-classified examples", annotation_position="bottom left")

@@ -108,10 +108,7 @@ def detect_endpoint(image: str | None, models: list[str], score_threshold: float
         if scored is not None:
             result["against_annotations"] = {k: scored[k] for k in ("tp", "fp", "fn")}
         results.append(result)
-    if not gallery:
-        raise ModelUnavailable(" ".join(missing))
-    for message in missing:
-        gr.Warning(message)
+    ui.report_unavailable(missing, served=len(gallery))
     notes = list(picture.notes)
     if show_truth and truth is None:
         notes.append("Annotations are known only for the generated example scenes; none are drawn.")
