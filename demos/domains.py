@@ -80,7 +80,7 @@ for _pair in sorted({pair for pair, _ in BUNDLED_NAMES}, key=cyclegan_data.PAIRS
             _cyclegan_scene(_pair, _side),
             on_photo=("This looks like a photo. This CycleGAN was trained only on generated scenes of "
                       f"{' and '.join(cyclegan_data.DOMAINS[_pair])}, so on a photo its output means "
-                      "little; the official generators below are the ones for photos."),
+                      "little; the official generators in the model list are the ones for photos."),
             on_grey=GREY.format(models="this CycleGAN", consequence="its output here means little"),
         )
 

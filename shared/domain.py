@@ -253,6 +253,7 @@ class Verdict:
 
     def as_json(self) -> dict:
         return {"domain": self.domain, "in_domain": self.in_domain, "looks_like": self.looks_like,
+                "sentence": self.sentence,
                 "statistics": {k: round(v, 4) for k, v in self.statistics.items()},
                 "limits": {k: round(v, 4) for k, v in self.limits.items()}}
 

@@ -34,3 +34,41 @@ def tr(key: str, english: str) -> I18nData:
     if known != english:
         raise ValueError(f"Translation key {key!r} is used for two different English texts.")
     return I18N(key)
+
+
+# Texts computed per request (a warning, a caption) are registered with `tr` when the tab
+# is built and looked up in the request's language with `text_in`. The page's language
+# reaches the server as a cookie set by LANGUAGE_JS, run in the browser before each event
+# (the language can change under Settings without a reload, so a header would lag).
+LANGUAGE_COOKIE = "visionlab-language"
+LANGUAGE_JS = ("(...args) => { document.cookie = '" + LANGUAGE_COOKIE + "=' + (document.documentElement.lang"
+               " || navigator.language || '') + '; path=/; SameSite=Lax'; return args; }")
+CHINESE = "zh-CN"
+
+
+def request_language(request: gr.Request | None) -> str:
+    """"zh-CN" when the page (else the browser) is in Chinese, "en" otherwise."""
+    if request is None:
+        return "en"
+    chosen = request.cookies.get(LANGUAGE_COOKIE, "") or request.headers.get("accept-language", "")
+    return CHINESE if chosen.strip().lower().startswith("zh") else "en"
+
+
+def text_in(key: str, language: str) -> str:
+    """The text registered under `key` (by `tr`), in `language`."""
+    return ZH.get(key, EN[key]) if language == CHINESE else EN[key]
+
+
+def register_domain_texts(domains) -> None:
+    """Register the out-of-domain sentences of `shared.domain.Domain`s (call while building
+    the tab that shows them): keys "domain.<name>.photo" and "domain.<name>.grey"."""
+    for d in domains:
+        tr(f"domain.{d.name}.photo", d.on_photo)
+        tr(f"domain.{d.name}.grey", d.on_grey)
+
+
+def domain_warning(verdict: dict | None, language: str) -> str:
+    """Markdown for a `Verdict.as_json()` in `language`: a warning, or "" when in the domain."""
+    if not verdict or verdict.get("in_domain", True):
+        return ""
+    return "⚠️ " + text_in(f"domain.{verdict['domain']}.{verdict['looks_like']}", language)

@@ -72,3 +72,55 @@ def test_odd_sizes_and_modes_are_served(client, tmp_path):
     data = client.predict(image=handle_file(str(path)), model="cyclegan-plain2striped", direction="A→B",
                           api_name="/translate")[-1]
     assert data["size"] == [128, 96]
+
+
+def _config_component(app_url: str, elem_id: str) -> dict:
+    import httpx
+
+    components = httpx.get(app_url.rstrip("/") + "/config", timeout=30).json()["components"]
+    return next(c for c in components if c.get("props", {}).get("elem_id") == elem_id)
+
+
+@pytest.mark.parametrize(("kind", "model", "direction", "seen", "wanted"), [
+    ("geometry_b", "cyclegan-disc2square", "A→B", "squares", "B→A"),
+    ("geometry_a", "cyclegan-disc2square", "B→A", "discs", "A→B"),
+    ("texture_b", "cyclegan-plain2striped", "A→B", "striped objects", "B→A"),
+    ("texture_a", "cyclegan-plain2striped", "B→A", "plain objects", "A→B"),
+])
+def test_a_picture_of_the_other_side_is_named(client, kind, model, direction, seen, wanted):
+    summary, data = client.predict(image=handle_file(_example(kind)), model=model, direction=direction,
+                                   api_name="/translate")[-2:]
+    check = data["domain"]
+    assert not check["in_domain"] and check["looks_like"] == "other side"
+    assert check["looks_like_side"] == kind[-1]
+    assert summary.startswith("⚠️") and f"looks like {seen}" in summary and f"choose {wanted}" in summary
+    assert "edge F-score" in summary and data["metrics"]  # the translation is still there
+
+
+@pytest.mark.parametrize(("kind", "direction"), [("texture_a", "A→B"), ("texture_b", "B→A"),
+                                                  ("geometry_a", "A→B"), ("geometry_b", "B→A")])
+def test_the_right_side_gets_no_warning(client, kind, direction):
+    model = "cyclegan-plain2striped" if kind.startswith("texture") else "cyclegan-disc2square"
+    summary, data = client.predict(image=handle_file(_example(kind)), model=model, direction=direction,
+                                   api_name="/translate")[-2:]
+    assert data["domain"]["in_domain"] and data["domain"]["looks_like_side"] == kind[-1]
+    assert not summary.startswith("⚠️")
+
+
+def test_a_photo_through_a_bundled_pair_is_called_a_photo(client):
+    summary, data = client.predict(image=handle_file(str(ROOT / "examples" / "photos" / "coffee.jpg")),
+                                   model="cyclegan-disc2square", direction="A→B", api_name="/translate")[-2:]
+    assert data["domain"]["looks_like"] == "photo" and summary.startswith("⚠️ This looks like a photo")
+    # The official generators make no such claim: they were trained on photos.
+    with pytest.raises(AppError, match="needs a download"):
+        client.predict(image=handle_file(str(ROOT / "examples" / "photos" / "coffee.jpg")),
+                       model="cyclegan-style_monet", direction="A→B", api_name="/translate")
+
+
+def test_model_list_brackets_close_and_offline_photos_use_a_bundled_pair(app_url):
+    choices = _config_component(app_url, "cyclegan-model")["props"]["choices"]
+    labels = [label for label, _ in choices]
+    assert all(label.count("(") == label.count(")") for label in labels), labels
+    assert "cyclegan-horse2zebra — horse → zebra (ImageNet photos) — needs download (46 MB)" in labels
+    example = _config_component(app_url, "cyclegan-examples-photos")["props"]
+    assert len(example["samples"]) == 4 and "cyclegan.examples_photos_offline" in example["label"]

@@ -72,3 +72,43 @@ def test_bad_images_get_plain_errors(client, app_url, tmp_path):
                        person_threshold=0.2, api_name="/pose")
     event, data = raw_call(app_url, "pose", '{"data": [null, ["tiny-bottomup-pose"], 0.2, 0.2]}')
     assert event == "error" and "No image" in data
+
+
+PHOTO = ROOT / "examples" / "photos" / "astronaut.jpg"
+
+
+def _config_component(app_url: str, elem_id: str) -> dict:
+    import httpx
+
+    components = httpx.get(app_url.rstrip("/") + "/config", timeout=30).json()["components"]
+    return next(c for c in components if c.get("props", {}).get("elem_id") == elem_id)
+
+
+def test_a_photo_through_the_bundled_models_is_called_a_photo(client):
+    overlays, _, data = client.predict(image=handle_file(str(PHOTO)), methods=METHODS, keypoint_threshold=0.2,
+                                       person_threshold=0.2, api_name="/pose")
+    verdict = data["domain"]
+    assert verdict["domain"] == "pose" and not verdict["in_domain"] and verdict["looks_like"] == "photo"
+    assert "trained only on generated stick figures" in verdict["sentence"]
+    assert verdict["statistics"]["uneven"] > verdict["limits"]["uneven"]
+    # The skeletons are still drawn, each caption with its count.
+    assert [item["caption"].split(" · ")[0] for item in overlays] == METHODS
+    assert all(" people · " in item["caption"] for item in overlays)
+
+
+def test_generated_scenes_are_not_flagged(client):
+    for people in (0, 2, 4, 6):
+        data = client.predict(image=handle_file(_scene(people)), methods=["tiny-bottomup-pose"],
+                              keypoint_threshold=0.2, person_threshold=0.2, api_name="/pose")[2]
+        assert data["domain"]["in_domain"] and data["domain"]["sentence"] == "", people
+
+
+def test_offline_photo_example_runs_the_bundled_models(app_url):
+    # Offline (conftest), Keypoint R-CNN and OpenPose cannot be fetched: the photo example
+    # carries the bundled methods and says why, rather than failing with an error box.
+    # (The page sends only the picture's column; the browser test clicks the example.)
+    from demos.pose.ui import _photo_example_methods
+
+    example = _config_component(app_url, "pose-examples-photos")["props"]
+    assert example["samples"] and "pose.examples_photos_offline" in example["label"]
+    assert _photo_example_methods(METHODS) == (METHODS, False)

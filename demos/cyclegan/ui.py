@@ -10,21 +10,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import gradio as gr
+from PIL import Image
 
 from demos.cyclegan import registry as zoo
 from demos.cyclegan.inference import difference_map, edge_overlay, reverse_of, translate
+from demos.domains import CYCLEGAN, cyclegan_domain_name
 from shared import components as inputs
-from shared import ui
+from shared import domain, ui
 from shared.device import gpu
-from shared.i18n import tr
+from shared.i18n import LANGUAGE_JS, domain_warning, register_domain_texts, request_language, text_in, tr
 from shared.images import BadInput, load_image
-from shared.loading import availability
+from shared.loading import ModelUnavailable, availability, offline
 from shared.registry import get_spec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DIRECTIONS = ("A→B", "B→A")
 PHOTO_STYLES = ["cyclegan-style_vangogh", "cyclegan-style_monet", "cyclegan-style_ukiyoe",
                 "cyclegan-style_cezanne"]
+EVIDENCE_PX = 300  # height of each evidence image: about 290 px square in a laptop's three columns
 
 QUESTION = "Why does CycleGAN change texture but keep positions — and why can't it move things?"
 ANSWER = """\
@@ -53,7 +56,7 @@ def _choices() -> list[tuple[str, str]]:
     for name in zoo.cyclegan_names():
         spec = get_spec(name)
         usable, status = availability(spec)
-        what = spec.task.removeprefix("image translation ").strip("()")
+        what = spec.task.removeprefix("image translation (").removesuffix(")")  # inner brackets stay
         label = f"{name} — {what}" + ("" if usable else f" — {status}")
         out.append((label, name))
     return out
@@ -85,15 +88,48 @@ def _summary(name: str, m: dict[str, float], seconds: float) -> str:
     )
 
 
-@ui.handle_errors
-@gpu
-def translate_endpoint(
-    image: str | None, model: str = zoo.bundled_name("texture", "AB"), direction: str = "A→B"
-):
-    """Translate one image; return before/after, edge overlay, change map, cycle and metrics."""
+def _wrong_side_text(pair: str, side: str) -> str:
+    """What to say when a picture of side `side` goes to the generator that starts from the other."""
+    other = "b" if side == "a" else "a"
+    expected = "A→B" if side == "a" else "B→A"  # the direction that starts from the picture's side
+    return (f"This picture looks like {cyclegan_domain_name(pair, side)} (domain {side.upper()}), but "
+            f"{'B→A' if side == 'a' else 'A→B'} starts from {cyclegan_domain_name(pair, other)} "
+            f"(domain {other.upper()}): choose {expected} to translate it. Below is what the generator "
+            "makes of it anyway.")
+
+
+def check_domain(picture: Image.Image, pair: str, side: str) -> dict:
+    """Is `picture` like the training scenes of side `side` ("a" or "b") of a bundled pair?
+
+    Answers `shared.domain.Verdict.as_json()` for that side, with "looks_like_side": the
+    side the picture resembles more. A picture of the other side is out of the domain too
+    ("looks_like": "other side"): its generator was never shown such a picture."""
+    a, b = CYCLEGAN[(pair, "a")], CYCLEGAN[(pair, "b")]
+    stats = domain.measure(picture)
+    out = domain.judge(picture, CYCLEGAN[(pair, side)], stats).as_json()
+    seen = "a" if domain.closer(picture, a, b, stats) is a else "b"
+    out["looks_like_side"] = seen
+    if out["in_domain"] and seen != side:
+        out.update(in_domain=False, looks_like="other side", sentence=_wrong_side_text(pair, seen))
+    return out
+
+
+def _warning(check: dict | None, pair: str | None, lang: str) -> str:
+    if not check or check["in_domain"]:
+        return ""
+    if check["looks_like"] == "other side":
+        return "⚠️ " + text_in(f"cyclegan.wrong_side.{pair}.{check['looks_like_side']}", lang)
+    return domain_warning(check, lang)
+
+
+def _translate(image: str | None, model: str, direction: str, lang: str) -> tuple:
     name = _resolve(model, direction)
     spec = get_spec(name)
     picture = load_image(image, max_side=2048)
+    pair = spec.extra.get("pair") if spec.tier == "bundled" else None
+    check = None
+    if pair is not None:
+        check = check_domain(picture.image, pair, "a" if spec.extra["direction"] == "AB" else "b")
     # The official generators are big (45 MB, ~60 GFLOPs at 256 px): keep CPU requests bounded.
     result = translate(name, picture.image, max_side=512 if spec.tier == "bundled" else 384)
     metrics = {k: round(v, 4) for k, v in result.metrics.items()}
@@ -103,16 +139,45 @@ def translate_endpoint(
         "seconds": round(result.seconds, 4),
         "size": list(result.input.size),
         "notes": picture.notes,
+        "domain": check,
         "metrics": metrics,
     }
+    warning = _warning(check, pair, lang)
     return (
         (result.input, result.output),
         edge_overlay(result.input, result.output, edges=result.input_edges),
         difference_map(result.input, result.output),
         result.reconstruction,
-        _summary(name, result.metrics, result.seconds),
+        (warning + "\n\n" if warning else "") + _summary(name, result.metrics, result.seconds),
         data,
     )
+
+
+@ui.handle_errors
+@gpu
+def translate_endpoint(
+    image: str | None, model: str = zoo.bundled_name("texture", "AB"), direction: str = "A→B",
+    request: gr.Request | None = None,
+):
+    """Translate one image; return before/after, edge overlay, change map, cycle and metrics.
+
+    For a bundled model the JSON's "domain" says whether the picture is like the scenes that
+    model's input side was trained on (`check_domain`), and the summary starts with a
+    warning when it is not: a photo, or a picture of the pair's other side."""
+    return _translate(image, model, direction, request_language(request))
+
+
+@ui.handle_errors
+@gpu
+def translate_in_page(image: str | None, model: str, direction: str, request: gr.Request | None = None):
+    """`translate_endpoint` for the page's own reruns (a new picture, model or direction):
+    a model that cannot be fetched here says so in the summary, and the last result stays
+    on screen, instead of an error over every picture."""
+    try:
+        return _translate(image, model, direction, request_language(request))
+    except ModelUnavailable as exc:
+        note = text_in("cyclegan.unavailable", request_language(request))
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), f"⚠️ {exc}\n\n{note}", gr.skip()
 
 
 def _generated_examples() -> list[list[str]]:
@@ -129,40 +194,56 @@ def create_demo() -> gr.Blocks:
     bundled = zoo.cyclegan_names("bundled")
     generated = _generated_examples()
     photos = sorted(str(p) for p in (EXAMPLES / "photos").glob("*.jpg"))
+    # The authors' painting-style generators for the photos, when they are here or can be
+    # fetched; offline, a bundled pair instead, whose summary then says why it means little.
+    official = any(availability(get_spec(s))[0] for s in PHOTO_STYLES) or not offline()
+    photo_rows = ([[p, style, "A→B"] for p, style in zip(photos, PHOTO_STYLES, strict=False)] if official
+                  else [[p, zoo.bundled_name("texture", "AB"), "A→B"] for p in photos])
+    register_domain_texts(CYCLEGAN.values())
+    for pair, side in CYCLEGAN:
+        tr(f"cyclegan.wrong_side.{pair}.{side}", _wrong_side_text(pair, side))
+    tr("cyclegan.unavailable", "The pictures below are still the last result.")
     with gr.Blocks() as demo:
         ui.intro("cyclegan", QUESTION, ANSWER)
         # Outputs first (rendered further down), so the examples can be cached into them.
         before_after = gr.ImageSlider(label=tr("cyclegan.slider", "before / after (drag)"), render=False,
                                       elem_id="cyclegan-slider", type="pil", max_height=420,
                                       buttons=["download", "fullscreen"])
-        summary = gr.Markdown(render=False)
+        summary = gr.Markdown(render=False, elem_id="cyclegan-summary")
+        # Three across the result column: each about 290 px on a laptop, so the edge lines show.
         overlay = gr.Image(label=tr("cyclegan.overlay", "input's edges over the output"), type="pil",
-                           height=220, render=False, buttons=["download", "fullscreen"])
-        change = gr.Image(label=tr("cyclegan.change", "where pixels changed"), type="pil", height=220,
-                          render=False, buttons=["download", "fullscreen"])
-        cycle = gr.Image(label=tr("cyclegan.cycle", "cycle: back to A"), type="pil", height=220,
-                         render=False, buttons=["download", "fullscreen"])
+                           height=EVIDENCE_PX, render=False, buttons=["download", "fullscreen"],
+                           elem_id="cyclegan-overlay", min_width=200)
+        change = gr.Image(label=tr("cyclegan.change", "where pixels changed"), type="pil", height=EVIDENCE_PX,
+                          render=False, buttons=["download", "fullscreen"], elem_id="cyclegan-change",
+                          min_width=200)
+        cycle = gr.Image(label=tr("cyclegan.cycle", "cycle: back to A"), type="pil", height=EVIDENCE_PX,
+                         render=False, buttons=["download", "fullscreen"], elem_id="cyclegan-cycle",
+                         min_width=200)
         data = gr.JSON(show_label=False, render=False)
         outputs = [before_after, overlay, change, cycle, summary, data]
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
                 image = inputs.Image(type="filepath", label=tr("cyclegan.image", "image"), height=300,
-                                     value=generated[0][0] if generated else None)
+                                     value=generated[0][0] if generated else None, elem_id="cyclegan-input")
                 model = inputs.Dropdown(_choices(), value=bundled[0] if bundled else None,
-                                        label=tr("cyclegan.model", "model"))
+                                        label=tr("cyclegan.model", "model"), elem_id="cyclegan-model")
                 direction = inputs.Radio(list(DIRECTIONS), value="A→B",
                                          label=tr("cyclegan.direction", "direction"))
                 run = gr.Button(tr("cyclegan.run", "Translate"), variant="primary")
                 # Only the picture is shown; the model and direction travel with it.
-                examples = dict(inputs=[image, model, direction], fn=translate_endpoint, outputs=outputs,
+                examples = dict(inputs=[image, model, direction], fn=translate_in_page, outputs=outputs,
                                 visible_columns=[0],
                                 **ui.example_caching())
                 gr.Examples(generated, elem_id="cyclegan-examples", examples_per_page=4,
                             label=tr("cyclegan.examples_generated", "generated scenes (bundled models)"),
                             **examples)
-                # Each photo comes with one of the authors' painting-style generators.
-                gr.Examples([[p, style, "A→B"] for p, style in zip(photos, PHOTO_STYLES, strict=False)],
-                            label=tr("cyclegan.examples_photos", "photos (official models)"), **examples)
+                photo_labels = (tr("cyclegan.examples_photos", "photos (official models)"), tr(
+                    "cyclegan.examples_photos_offline",
+                    "photos: the official models need a download and this server is offline, so a bundled "
+                    "model runs on them, with a warning"))  # both registered for translation
+                gr.Examples(photo_rows, label=photo_labels[0 if official else 1],
+                            elem_id="cyclegan-examples-photos", **examples)
             with gr.Column(scale=2):
                 before_after.render()
                 summary.render()
@@ -173,18 +254,15 @@ def create_demo() -> gr.Blocks:
                 gr.Markdown(tr("cyclegan.why", WHY))
                 with gr.Accordion(tr("cyclegan.json", "Metrics as JSON"), open=False):
                     data.render()
-        io = dict(
-            fn=translate_endpoint,
-            inputs=[image, model, direction],
-            outputs=outputs,
-            **ui.MODEL_QUEUE,
-        )
-        run.click(**io, api_name="translate")
+        # LANGUAGE_JS: the page's language travels with each request, for the warnings.
+        io = dict(inputs=[image, model, direction], outputs=outputs, js=LANGUAGE_JS, **ui.MODEL_QUEUE)
+        run.click(translate_endpoint, **io, api_name="translate")
         gr.on(
             [image.change, model.change, direction.change],
+            translate_in_page,
             **io,
             api_visibility="private",
             trigger_mode="always_last",
         )
-        demo.load(**io, api_visibility="private")
+        demo.load(translate_in_page, **io, api_visibility="private")
     return demo
