@@ -68,6 +68,9 @@ PARAMS: dict[str, list[tuple[str, Any]]] = {
                      ("stride", 1), ("padding", 1), ("dilation", 1), ("groups", 1), ("out_channels", 8)],
     "/compress": [("model", "tiny-retinanet-focal"), ("k", 32), ("sparsity", 0.2), ("init", "linear"),
                   ("fine_tune_steps", 0), ("huffman", True)],
+    # One quick technique on the smallest input: every row below is refused before measuring.
+    "/accelerate": [("model", "tiny-retinanet-focal"), ("input_size", 64), ("techniques", ["inference_mode"]),
+                    ("repeats", 3)],
     "/models": [],
 }
 IMAGE_ENDPOINTS = [endpoint for endpoint, params in PARAMS.items() if "image" in dict(params)]
@@ -75,7 +78,8 @@ NUMBERS = {ep: [name for name, value in params if name not in ("surface", "optim
                                                                  "models", "methods", "direction", "image",
                                                                  "features", "aligned", "source",
                                                                  "boxes_json", "mixed_classes", "init",
-                                                                 "huffman", "show_truth", "scope")]
+                                                                 "huffman", "show_truth", "scope",
+                                                                 "techniques")]
            for ep, params in PARAMS.items()}
 # What a message about each number must mention (case-insensitive).
 LABELS = {"lr": "learning rate", "steps": "steps", "x0": "start x", "y0": "start y", "momentum": "momentum",
@@ -90,7 +94,7 @@ LABELS = {"lr": "learning rate", "steps": "steps", "x0": "start x", "y0": "start
           "group_size": "objects per group", "nms_threshold": "nms threshold", "soft_nms_sigma": "soft-nms σ",
           "input_size": "input size", "kernel_size": "kernel size", "padding": "padding",
           "dilation": "dilation", "out_channels": "output channels", "k": "clusters", "sparsity": "sparsity",
-          "fine_tune_steps": "fine-tuning steps"}
+          "fine_tune_steps": "fine-tuning steps", "repeats": "timed repeats"}
 # Numbers for which a negative or a huge value is legitimate and must give a result.
 NEGATIVE_OK = {"x0", "y0", "rotation"}  # start coordinates; a turn either way
 HUGE_OK = {("/optimize", "lr"), ("/optimize", "eps"), ("/optimize", "weight_decay"), ("/optimize", "noise"),
@@ -427,7 +431,7 @@ UNKNOWN = {"/optimize": dict(optimizers=["SGD", "Lion"]), "/step_view": dict(opt
            "/batch_modes": dict(model="quadratic"), "/detect": dict(models=["yolo-v99"]),
            "/loss_anatomy": dict(model="yolo-v99"), "/translate": dict(model="cyclegan-dog2cat"),
            "/pose": dict(methods=["alphapose"]), "/roi_pool_vs_align": dict(features="resnet"),
-           "/compress": dict(model="resnet-9000")}
+           "/compress": dict(model="resnet-9000"), "/accelerate": dict(model="resnet-9000")}
 UNKNOWN_OPTION = {"/optimize": dict(surface="Everest"), "/step_view": dict(surface="Everest"),
                   "/best_learning_rates": dict(surface="Everest"),
                   "/translate": dict(direction="sideways"), "/detector_limits": dict(source="photo"),
@@ -436,7 +440,7 @@ EMPTY = {"/optimize": dict(optimizers=[]), "/step_view": dict(optimizer=None),
          "/best_learning_rates": dict(optimizers=[]),
          "/batch_modes": dict(model=None), "/detect": dict(models=[]), "/loss_anatomy": dict(model=None),
          "/translate": dict(model=None), "/pose": dict(methods=[]), "/roi_pool_vs_align": dict(features=None),
-         "/compress": dict(model=None)}
+         "/compress": dict(model=None), "/accelerate": dict(techniques=[])}
 # Endpoints that take a box: corners swapped, and a corner beyond the image (the scene is 256 px wide).
 SWAPPED_BOX = {"/roi_pool_vs_align": dict(x1=97.9, x2=40.3),
                "/detector_limits": dict(boxes_json="[[60, 4, 20, 64]]")}
