@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy.ndimage import binary_erosion
+from scipy.ndimage import binary_erosion, gaussian_filter
 from torch import nn
 
 from demos.cyclegan.data import make_scene, unpaired_batch
 from demos.cyclegan.evaluate import evaluate_pair
-from demos.cyclegan.metrics import displacement, fill_ratios
+from demos.cyclegan.metrics import displacement, fill_ratios, object_fill_ratios
 from demos.cyclegan.model import ResnetGenerator
 from demos.cyclegan.receptive import (
     draw_receptive_field,
@@ -110,6 +110,17 @@ def test_fill_ratio_of_discs_and_squares():
     assert all(abs(r - math.pi / 4) < 0.08 for r in discs)  # pixel grids round small discs
     assert all(r == pytest.approx(1.0, abs=0.01) for r in squares)
     assert math.isnan(fill_ratios(np.zeros((8, 8), bool), np.array([[0, 0, 8, 8]]))[0])
+
+
+def test_fill_ratio_at_half_contrast_tells_blurred_discs_from_blurred_squares():
+    discs, squares = [], []
+    for index in range(3):
+        s = make_scene("geometry", "heldout", index, 128)
+        blur = (1.5, 1.5, 0)  # about what a small generator's outputs look like
+        background = gaussian_filter(s.background, blur)
+        discs += object_fill_ratios(gaussian_filter(s.a, blur), background, s.boxes).tolist()
+        squares += object_fill_ratios(gaussian_filter(s.b, blur), background, s.boxes).tolist()
+    assert np.mean(discs) == pytest.approx(math.pi / 4, abs=0.03) and np.mean(squares) > 0.93
 
 
 # ---------------------------------------------------------------- receptive field

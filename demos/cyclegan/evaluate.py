@@ -31,8 +31,8 @@ from .metrics import (
     centroid_shift,
     cycle_error,
     displacement,
-    fill_ratios,
     mask_iou,
+    object_fill_ratios,
     object_mask,
     shape_change,
     translation_metrics,
@@ -48,7 +48,8 @@ from .model import (
 # The fixed subset the tests re-measure from the shipped checkpoints.
 CI_SUBSET = {"n": 8, "start": 0, "size": HELDOUT_SIZE}
 IMAGE_KEYS = ("structure_edge_f", "structure_grad_ssim", "texture_gram", "texture_hist")
-GEOMETRY_KEYS = ("mask_iou_input", "mask_iou_target", "shape_change", "centroid_shift_px", "fill_ratio")
+GEOMETRY_KEYS = ("mask_iou_input", "mask_iou_target", "shape_change", "centroid_shift_px", "fill_ratio",
+                 "input_fill_ratio")
 
 
 def share_key(kind: str) -> str:
@@ -104,7 +105,8 @@ def _direction_metrics(
         # Masks of input and output are segmented the same way (against the known
         # background, as the output renders it), so an unchanged image scores IoU 1.
         m_in = object_mask(src_image, scene.background)
-        m_out = object_mask(out_image, background_as_rendered(out_image, scene.background, m_in))
+        rendered = background_as_rendered(out_image, scene.background, m_in)
+        m_out = object_mask(out_image, rendered)
         m_tgt = object_mask(getattr(scene, tgt_key), scene.background)
         gt_src, gt_tgt = (scene.mask_a, scene.mask_b) if direction == "AB" else (scene.mask_b, scene.mask_a)
         geometry["mask_iou_input"].append(mask_iou(m_out, m_in))
@@ -112,8 +114,10 @@ def _direction_metrics(
         same_shapes = bool((gt_src == gt_tgt).all())  # the texture pair: nothing to move
         geometry["shape_change"].append(float("nan") if same_shapes else shape_change(m_in, m_out, m_tgt))
         geometry["centroid_shift_px"].append(centroid_shift(m_in, m_out, boxes_src))
-        geometry["fill_ratio"] += fill_ratios(m_out, boxes_src).tolist()
-        geometry["target_fill_ratio"] += fill_ratios(m_tgt, boxes_tgt).tolist()
+        geometry["fill_ratio"] += object_fill_ratios(out_image, rendered, boxes_src).tolist()
+        geometry["input_fill_ratio"] += object_fill_ratios(src_image, scene.background, boxes_src).tolist()
+        geometry["target_fill_ratio"] += object_fill_ratios(getattr(scene, tgt_key), scene.background,
+                                                            boxes_tgt).tolist()
         if (dy, dx) != (0, 0):
             moved = displacement(src_image, out_image, scene.background, (dy, dx))
             for key, value in (("displacement_px", moved.shift_px), ("needed_px", moved.needed_px),
@@ -242,7 +246,8 @@ Structure: edges at sigma 2 px (F-score, 2 px tolerance) and SSIM of gradient ma
 Texture: filter-bank Gram distance and colour-histogram distance; 0 = unchanged. Masks are segmented
 against each scene's known background; shape_change is (IoU(out, target) - IoU(input, target)) /
 (1 - IoU(input, target)): 0 = shape kept, 1 = shape translated. fill_ratio is each output object's
-mask area over its bounding box (disc pi/4 ~ 0.785, square 1.0). Displacement (position pair): the
+mask area over its bounding box, the object cut at half its own contrast (disc pi/4 ~ 0.785,
+square 1.0; input_fill_ratio: the same for the input). Displacement (position pair): the
 output's object centroid shift along the needed direction against the needed shift; kept / arrived
 are the shares of the source / target footprints that are object in the output; share_* are the
 shares of scenes classified as translate, smear, leave in place, erase-and-paint or erase

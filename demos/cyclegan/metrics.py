@@ -15,7 +15,8 @@ return one number per image, so callers can average or show them individually.
   `shape_change` (how far the mask moved from the source shape towards the target
   shape: 0 = shape kept, 1 = shape translated).
 - Shape seen as the eye sees it: each object's fill ratio, the share of its bounding box
-  its mask covers (a disc pi/4 ~ 0.785, an axis-aligned square 1.0).
+  its mask covers (a disc pi/4 ~ 0.785, an axis-aligned square 1.0), with each object
+  cut at half its own contrast so that blur does not decide the shape.
 - Objects displaced (the position pair): how far the objects' mask centroid moved
   against the shift a true translation needs, and what the output did instead; see
   `displacement`.
@@ -271,6 +272,25 @@ def fill_ratios(mask: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         box_area = (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
         ratios.append(ys.size / box_area)
     return np.asarray(ratios, np.float64)
+
+
+def object_fill_ratios(image: np.ndarray, background: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """`fill_ratios` of each object segmented at half its own contrast, (K,).
+
+    A generator's objects are blurred, so a fixed threshold decides their shape: a low
+    one takes the blur's halo in and squares everything, a high one erodes corners and
+    rounds everything. Each object is cut instead where its difference from the
+    background (largest channel) falls to half of its peak (the 95th percentile in its
+    box), the usual contour of a blurred blob (as a full width at half maximum).
+    Images (H, W, 3) in [0, 1]; `background` as the image renders it.
+    """
+    difference = np.abs(image - background).max(axis=-1)  # (H, W)
+    mask = np.zeros(difference.shape, bool)
+    for y0, x0, y1, x1 in boxes:
+        patch = difference[y0:y1, x0:x1]
+        if patch.size:
+            mask[y0:y1, x0:x1] = patch > 0.5 * np.percentile(patch, 95)
+    return fill_ratios(mask, boxes)
 
 
 # ---------------------------------------------------------------- displacement
