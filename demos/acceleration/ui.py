@@ -159,7 +159,7 @@ def create_demo() -> gr.Blocks:
             with gr.Column(scale=3):
                 text = gr.Markdown(elem_id="acceleration-summary")
                 rows = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True,
-                                    elem_id="acceleration-table",
+                                    elem_id="acceleration-table", max_height=900,  # every row at once
                                     label=tr("acceleration.table", "each technique against fp32 eager"))
                 figure = gr.Plot(show_label=False, elem_id="acceleration-plot")
         with gr.Accordion(tr("acceleration.json", "The measurement as JSON"), open=False):
