@@ -195,3 +195,14 @@ def test_pretrained_detector_through_a_patched_transfer(tmp_path, monkeypatch):
         assert found.labels == [categories[i] for i in expected["labels"].tolist()]
     finally:
         loading.CACHE.clear()
+
+
+def test_a_photo_through_the_shape_detectors_is_called_a_photo(client):
+    photo = ROOT / "examples" / "photos" / "cat.jpg"
+    _, data = client.predict(image=handle_file(str(photo)), models=BUNDLED[:1], score_threshold=0.3,
+                             show_truth=False, api_name="/detect")
+    assert data["domain"]["in_domain"] is False and data["domain"]["looks_like"] == "photo"
+    assert "trained only on generated shapes" in data["domain"]["sentence"]
+    _, data = client.predict(image=handle_file(str(SCENE)), models=BUNDLED[:1], score_threshold=0.3,
+                             show_truth=False, api_name="/detect")
+    assert data["domain"]["in_domain"] is True

@@ -19,13 +19,14 @@ from demos.detection import findings, plots
 from demos.detection import registry as zoo
 from demos.detection.anatomy import VAL_SCENES, anatomy_of_terms, image_terms, val_terms
 from demos.detection.inference import detect, example_truth, match_truth
+from demos.domains import DETECTION
 from shared import components as inputs
-from shared import ui
+from shared import domain, ui
 from shared.device import gpu
 from shared.drawing import draw_boxes
-from shared.i18n import tr
+from shared.i18n import LANGUAGE_JS, domain_warning, register_domain_texts, request_language, tr
 from shared.images import BadInput, load_image
-from shared.loading import ModelUnavailable, availability
+from shared.loading import ModelUnavailable, availability, offline
 from shared.registry import get_spec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -109,14 +110,20 @@ def detect_endpoint(image: str | None, models: list[str], score_threshold: float
             result["against_annotations"] = {k: scored[k] for k in ("tp", "fp", "fn")}
         results.append(result)
     ui.report_unavailable(missing, served=len(gallery))
+    ran_bundled = any(get_spec(r["model"]).tier == "bundled" for r in results if "error" not in r)
+    verdict = domain.judge(picture.image, DETECTION).as_json() if ran_bundled else None
     notes = list(picture.notes)
     if show_truth and truth is None:
         notes.append("Annotations are known only for the generated example scenes; none are drawn.")
-    return gallery, {"image_size": list(picture.original_size), "notes": notes, "results": results}
+    return gallery, {"image_size": list(picture.original_size), "notes": notes, "domain": verdict,
+                     "results": results}
 
 
-def _counts_markdown(found: dict) -> str:
-    """The per-model line under the gallery: boxes, measured AP, and the score against the annotations."""
+def _counts_markdown(found: dict, request: gr.Request | None = None) -> str:
+    """The per-model line under the gallery: boxes, measured AP, and the score against the annotations;
+    first, when the picture is unlike the bundled models' scenes, a warning saying so."""
+    warning = domain_warning(found.get("domain") if isinstance(found, dict) else None,
+                             request_language(request))
     rows = ["| model | measured AP | boxes | right / wrong / missed | ms |", "|---|---|---:|---|---:|"]
     for r in found.get("results", []) if isinstance(found, dict) else []:
         if "error" in r:
@@ -126,7 +133,8 @@ def _counts_markdown(found: dict) -> str:
         score = f"{a['tp']} / {a['fp']} / {a['fn']}" if a else "–"
         rows.append(f"| {r['model']} | {r['measured_ap']} | {len(r['detections'])} | {score} | "
                     f"{r['seconds'] * 1000:.0f} |")
-    return "\n".join(rows) + "".join(f"\n\n{n}" for n in found.get("notes", []))
+    notes = "".join(f"\n\n{n}" for n in found.get("notes", [])) if isinstance(found, dict) else ""
+    return (f"**{warning}**\n\n" if warning else "") + "\n".join(rows) + notes
 
 
 @ui.handle_errors
@@ -208,6 +216,10 @@ def create_demo() -> gr.Blocks:
     bundled = zoo.detection_names("bundled")
     scenes = sorted(str(p) for p in (EXAMPLES / "detection").glob("scene_*.png"))
     photos = sorted(str(p) for p in (EXAMPLES / "photos").glob("*.jpg"))
+    # Offline (nothing may be fetched) the photo examples run the bundled models, whose result
+    # then says why they fail on a photo: an answer with a reason rather than an error box.
+    photo_models = [PHOTO_DETECTOR] if availability(get_spec(PHOTO_DETECTOR))[0] or not offline() else bundled
+    register_domain_texts([DETECTION])
     with gr.Blocks() as demo:
         ui.intro("detection", QUESTION, ANSWER)
         with gr.Accordion(tr("detection.experiment", "The experiment: focal loss, CE and OHEM as the "
@@ -236,7 +248,7 @@ def create_demo() -> gr.Blocks:
                             fn=functools.partial(detect_endpoint, models=bundled, show_truth=True),
                             outputs=[gallery, found], **caching)
                 # A photo example also picks RetinaNet, the detector that introduced focal loss.
-                gr.Examples([[p, [PHOTO_DETECTOR]] for p in photos], inputs=[image, models],
+                gr.Examples([[p, photo_models] for p in photos], inputs=[image, models],
                             visible_columns=[0],
                             label=tr("detection.examples_photos", "photos (COCO models)"),
                             fn=detect_endpoint, outputs=[gallery, found], **caching)
@@ -268,7 +280,7 @@ def create_demo() -> gr.Blocks:
         run.click(**detect_io, api_name="detect")
         gr.on([image.change, models.change, threshold.release, show_truth.change], **detect_io,
               api_visibility="private", trigger_mode="always_last")
-        found.change(_counts_markdown, found, counts, api_visibility="private", queue=False)
+        found.change(_counts_markdown, found, counts, api_visibility="private", queue=False, js=LANGUAGE_JS)
         gr.on([image.change, anatomy_model.change, gamma.release, scope.change], **anatomy_io,
               api_name="loss_anatomy", trigger_mode="always_last")
         demo.load(**detect_io, api_visibility="private")
