@@ -29,6 +29,8 @@ from shared.registry import ROOT, BundledFile, specs
 
 SPACE_FILES = ["app.py", "requirements.txt", "LICENSE", "shared/*.py", "shared/locales/*.yaml",
                "demos/*.py", "demos/*/*.py",
+               # what the tabs read as they run: scripts, measured results, the domain ranges
+               "demos/*.json", "demos/*/*.js", "demos/*/*.json", "demos/*/results/*.json",
                "checkpoints/*.safetensors", "checkpoints/*.md", "examples/*", "examples/*/*",
                "docs/*.png", "docs/*.jpg"]  # figures the tabs show (pose cost plot) and the README uses
 
