@@ -82,6 +82,13 @@ def acceleration_dir() -> Path:
     return Path(_text("VISIONLAB_ACCELERATION_DIR") or ROOT / "artifacts" / "acceleration")
 
 
+def scene_cache() -> tuple[Path, int]:
+    """Where the detection experiment caches its generated scenes, and how many per chunk
+    (`VISIONLAB_SCENE_CACHE`, `VISIONLAB_SCENE_CHUNK`; tests use a temporary folder and small chunks)."""
+    return (Path(_text("VISIONLAB_SCENE_CACHE") or ROOT / "runs" / "detection_cache"),
+            max(1, _whole("VISIONLAB_SCENE_CHUNK", 1000)))
+
+
 def serve_defaults() -> dict[str, str | int]:
     """Defaults of `python app.py`'s options: the tab to serve alone, host, port, upload limit."""
     return {

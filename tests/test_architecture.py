@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 UI_MODULES = {"shared.ui", "shared.components", "shared.i18n", "demos.optimizers.layout"}
 # Environment reads outside shared/settings.py that are still to move there, with the reason.
 ENVIRONMENT_READS_TO_MOVE = {
-    "demos/detection/experiment.py": "the detection experiment's scene cache; moves with its rewrite",
 }
 
 

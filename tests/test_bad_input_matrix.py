@@ -284,8 +284,8 @@ def image_size(endpoint: str, result: Any) -> tuple[list[int] | None, list[str]]
         return data["image_size"], data["notes"]
     if endpoint == "/loss_anatomy":
         curve, mass, text, stats = result
-        assert stats["anchors"] == stats["positives"] + stats["negatives"] + stats["ignored"] > 0
-        assert curve.get("plot") and mass.get("plot") and "anchors" in text
+        assert stats["binary_terms"] == 5 * (stats["positive_anchors"] + stats["background_anchors"]) > 0
+        assert curve.get("plot") and mass.get("plot") and "binary terms" in text
         return None, []
     if endpoint == "/translate":
         *images, summary, data = result

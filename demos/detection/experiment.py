@@ -27,13 +27,13 @@ import torch
 from torchvision.ops import box_iou
 from tqdm import tqdm
 
+from shared.settings import scene_cache
+
 from .data import SPLIT_SIZES, make_scene, split_seed, to_tensor
 from .losses import classification_loss, focal_terms, one_hot_targets
 from .model import CONFIG, build_detector, forward_matched
 
-CACHE = Path(os.environ.get("VISIONLAB_SCENE_CACHE", Path(__file__).resolve().parents[2] / "runs" /
-                            "detection_cache"))
-CHUNK = int(os.environ.get("VISIONLAB_SCENE_CHUNK", "1000"))  # tests use small chunks
+CACHE, CHUNK = scene_cache()  # runs/detection_cache, 1,000 scenes a chunk (tests: a tmp dir, small chunks)
 # A half-width backbone and head: the effect survives and a run takes minutes, not an hour.
 HALF_WIDTH = CONFIG | {"stage_channels": [8, 16, 32, 64], "fpn_channels": 32}
 

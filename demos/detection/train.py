@@ -20,14 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import time
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from shared.device import machine_description
 from shared.training_state import load_state, save_state, state_paths
 
 from .data import SPLIT_SIZES, SceneDataset, collate
@@ -51,14 +50,6 @@ def batch_for_step(step: int, batch_size: int, data_seed: int) -> tuple[list, li
     first = (data_seed + step * batch_size) % (SPLIT_SIZES["train"] - batch_size)
     dataset = SceneDataset("train", batch_size, start=first)
     return collate([dataset[i] for i in range(batch_size)])
-
-
-def machine_description() -> str:
-    return (
-        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores "
-        f"({torch.get_num_threads()} torch threads), Python {platform.python_version()}, "
-        f"torch {torch.__version__}"
-    )
 
 
 def write_card(path: Path, meta: dict) -> None:
