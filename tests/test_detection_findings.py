@@ -84,3 +84,11 @@ def test_readme_quotes_the_anatomy_default_of_the_tab() -> None:
     assert int(quoted[2]) == round(100 * an.easy_negative_grad[ce])
     assert float(quoted[3]) == pytest.approx(100 * an.easy_negative_loss[fl], abs=0.051)
     assert float(quoted[4]) == pytest.approx(100 * an.easy_negative_grad[fl], abs=0.051)
+
+
+def test_collapsed_tuning_runs_are_named_with_their_rates() -> None:
+    tuning = [{"arm": "ohem", "lr": 0.01, "AP": 0.0}, {"arm": "ohem", "lr": 0.005, "AP": 0.3},
+              {"arm": "ce", "lr": 0.01, "AP": 0.4}]
+    summary = {"cells": [], "tuning": tuning}
+    assert findings.collapse_sentence(summary).endswith("OHEM (paper's) at 1 of its 2 rates (0.01).")
+    assert "no confident detections" in findings.headline(summary)

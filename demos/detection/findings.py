@@ -69,18 +69,36 @@ def level_sentence(summary: dict, objects: int) -> str | None:
     return f"{head}: class-agnostic AP " + "; ".join(parts) + (". " + "; ".join(gaps) + "." if gaps else ".")
 
 
+def collapse_sentence(summary: dict) -> str:
+    """Tuning runs that ended with no detections at all (AP < 1 %), per arm, as one sentence."""
+    collapsed: dict[str, list[float]] = {}
+    tried: dict[str, int] = {}
+    for t in summary.get("tuning", []):
+        tried[t["arm"]] = tried.get(t["arm"], 0) + 1
+        if t["AP"] < 0.01:
+            collapsed.setdefault(t["arm"], []).append(t["lr"])
+    parts = [f"{ARM_NAMES.get(a, a)} at {len(r)} of its {tried[a]} rates ({', '.join(f'{x:g}' for x in r)})"
+             for a, r in collapsed.items()]
+    if not parts:
+        return ""
+    return ("While tuning, runs ended with no confident detections at all (class-agnostic AP below 1 %): "
+            + "; ".join(parts) + ".")
+
+
 def headline(summary: dict) -> str:
     """The experiment in a few sentences, for the tab and the README."""
     finished = summary.get("runs", 0)
+    collapse = collapse_sentence(summary)
     if not summary.get("cells"):
         tuned = len(summary.get("tuning", []))
-        return (f"No main run has finished yet ({tuned} learning-rate tuning runs done). The sweep is "
-                "resumable: `python -m demos.detection.sweep --workers 2`.")
+        waiting = (f"No main run has finished yet ({tuned} learning-rate tuning runs done). The sweep is "
+                   "resumable: `python -m demos.detection.sweep --workers 2`.")
+        return waiting + (f"\n\n{collapse}" if collapse else "")
     levels = sorted({c["objects"] for c in summary["cells"]}, reverse=True)
     sentences = [s for s in (level_sentence(summary, lv) for lv in levels) if s]
     note = (f"{finished} runs finished so far; cells with one seed have intervals from the val scenes "
             "only, so they understate the noise between training runs.")
-    return "\n\n".join([*sentences, note])
+    return "\n\n".join([*sentences, *([collapse] if collapse else []), note])
 
 
 def table_markdown(summary: dict) -> str:
