@@ -11,28 +11,13 @@ from pathlib import Path
 
 from shared.device import machine_description
 
-from .experiment import ARMS, HALF_WIDTH, RunConfig
+from .experiment import ARMS, RunConfig, build_for
 from .findings import ARM_NAMES
-from .model import build_detector, save_checkpoint
+from .model import save_checkpoint
+from .registry import SWEEP_SHOWN, sweep_file, sweep_name
 from .sweep import RESULTS, STATE, full_plan, read_results
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
-SHOWN = [(arm, objects) for objects in (1, 8) for arm in ("ce", "focal", "ohem")]
-
-
-def bundled_sweep_name(arm: str, objects: int) -> str:
-    return f"sweep-{arm}-{objects}obj"
-
-
-def bundled_sweep_file(arm: str, objects: int) -> str:
-    return f"detection_sweep_{arm}_obj{objects}.safetensors"
-
-
-def build_sweep_model(arm: str):
-    """The architecture of a sweep run (half width, the arm's loss), for the loader to fill."""
-    a = ARMS[arm]
-    return build_detector(a.loss, config=HALF_WIDTH | ({} if a.prior else {"prior_probability": 0.5}),
-                          loss_params=a.params)
 
 
 def run_for(arm: str, objects: int, runs: dict[str, dict]) -> RunConfig | None:
@@ -46,22 +31,22 @@ def main() -> int:
 
     runs, _ = read_results(RESULTS)
     shipped = 0
-    for arm, objects in SHOWN:
+    for arm, objects in SWEEP_SHOWN:
         cfg = run_for(arm, objects, runs)
         if cfg is None:
-            print(f"{bundled_sweep_name(arm, objects)}: its run has not finished; not shipped")
+            print(f"{sweep_name(arm, objects)}: its run has not finished; not shipped")
             continue
-        model = build_sweep_model(arm)
+        model = build_for(cfg)
         model.load_state_dict(load_file(STATE / f"{cfg.run_id}.safetensors"))
         metrics = runs[cfg.run_id]["metrics"]
-        path = CHECKPOINTS / bundled_sweep_file(arm, objects)
+        path = CHECKPOINTS / sweep_file(arm, objects)
         save_checkpoint(model, path, {"run": json.dumps(cfg.as_dict() | {"run_id": cfg.run_id}),
                                       "val_ap": metrics["aware"]["AP"], "objects_per_scene": objects,
                                       "agnostic_ap": metrics["agnostic"]["AP"]})
         record = runs[cfg.run_id]
         errors = {k: v for k, v in metrics["errors"].items() if k != "confusion"}
         path.with_suffix(".md").write_text(
-            f"# {bundled_sweep_name(arm, objects)}\n\n"
+            f"# {sweep_name(arm, objects)}\n\n"
             f"The focal-loss sweep's run `{cfg.run_id}`: a half-width RetinaNet trained with "
             f"{ARM_NAMES[arm]} ({ARMS[arm].params}) on generated scenes with {objects} object(s) each, "
             f"SGD momentum 0.9, lr {cfg.lr:g} (tuned on the tune split), {cfg.steps} steps × "
@@ -72,7 +57,7 @@ def main() -> int:
             f"Trained on {record['machine']} in {record['training']['training_seconds'] / 60:.0f} min; "
             f"exported by `python -m demos.detection.bundle` on {machine_description()}.\n")
         shipped += 1
-        print(f"{bundled_sweep_name(arm, objects)}: {path.name} ({path.stat().st_size / 1e6:.2f} MB)")
+        print(f"{sweep_name(arm, objects)}: {path.name} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0 if shipped else 1
 
 

@@ -13,6 +13,7 @@ from functools import partial
 import torchvision.models.detection as tvd
 
 from demos.detection.data import CLASSES
+from demos.detection.experiment import ARMS, HALF_WIDTH
 from demos.detection.model import build_detector, read_metadata
 from shared.registry import BundledFile, ModelSpec, UrlFile, register
 
@@ -49,6 +50,42 @@ for _suffix, (_loss, _what) in BUNDLED_LOSSES.items():
         size_mb=1.5, licence="MIT", paper=FOCAL_PAPER, reference_metric=_bundled_metric(_file),
         description=f"Compact RetinaNet trained here on generated scenes with {_what}.",
         extra={"categories": list(CLASSES), "loss": _loss},
+    ))
+
+
+# The sweep's models the tab shows (python -m demos.detection.bundle ships them): seed 0 of each
+# main arm at the most (1 object per scene) and least (8) imbalanced level. Each registers once
+# its file is shipped, so the tab grows with the sweep.
+SWEEP_SHOWN = [(arm, objects) for objects in (1, 8) for arm in ("ce", "focal", "ohem")]
+
+
+def sweep_name(arm: str, objects: int) -> str:
+    return f"sweep-{arm}-{objects}obj"
+
+
+def sweep_file(arm: str, objects: int) -> str:
+    return f"detection_sweep_{arm}_obj{objects}.safetensors"
+
+
+def _sweep_metric(filename: str) -> str:
+    meta = read_metadata(BundledFile(filename).path)
+    return (f"AP {float(meta['val_ap']) * 100:.1f} (class-agnostic {float(meta['agnostic_ap']) * 100:.1f}) "
+            f"on val scenes with {meta['objects_per_scene']} object(s) (measured here)")
+
+
+for _arm, _objects in SWEEP_SHOWN:
+    _file = sweep_file(_arm, _objects)
+    if not BundledFile(_file).path.exists():
+        continue
+    _spec = ARMS[_arm]
+    register(ModelSpec(
+        name=sweep_name(_arm, _objects), demo=DEMO, task="object detection (5 shape classes)",
+        tier="bundled", weights=BundledFile(_file),
+        build=partial(build_detector, _spec.loss, config=HALF_WIDTH, loss_params=_spec.params),
+        size_mb=0.6, licence="MIT", paper=FOCAL_PAPER, reference_metric=_sweep_metric(_file),
+        description=f"The focal-loss sweep's half-width RetinaNet, trained with {_arm} at {_objects} "
+                    f"object(s) per scene, SGD, seed 0.",
+        extra={"categories": list(CLASSES), "loss": _spec.loss, "objects_per_scene": _objects},
     ))
 
 

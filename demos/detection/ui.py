@@ -214,11 +214,12 @@ def _experiment_section() -> None:
 
 def create_demo() -> gr.Blocks:
     bundled = zoo.detection_names("bundled")
+    legacy = [n for n in bundled if not n.startswith("sweep-")]  # the three the page opens with
     scenes = sorted(str(p) for p in (EXAMPLES / "detection").glob("scene_*.png"))
     photos = sorted(str(p) for p in (EXAMPLES / "photos").glob("*.jpg"))
     # Offline (nothing may be fetched) the photo examples run the bundled models, whose result
     # then says why they fail on a photo: an answer with a reason rather than an error box.
-    photo_models = [PHOTO_DETECTOR] if availability(get_spec(PHOTO_DETECTOR))[0] or not offline() else bundled
+    photo_models = [PHOTO_DETECTOR] if availability(get_spec(PHOTO_DETECTOR))[0] or not offline() else legacy
     register_domain_texts([DETECTION])
     with gr.Blocks() as demo:
         ui.intro("detection", QUESTION, ANSWER)
@@ -236,7 +237,7 @@ def create_demo() -> gr.Blocks:
             with gr.Column(scale=1, min_width=320):
                 image = inputs.Image(type="filepath", label=tr("detection.image", "image"),
                                      value=scenes[0] if scenes else None, height=320)
-                models = inputs.CheckboxGroup(ui.model_choices(zoo.detection_names()), value=bundled,
+                models = inputs.CheckboxGroup(ui.model_choices(zoo.detection_names()), value=legacy,
                                               label=tr("detection.models", "models"))
                 threshold = inputs.Slider(0.05, 0.95, value=0.3, step=0.05,
                                           label=tr("detection.threshold", "score threshold"))
@@ -245,13 +246,22 @@ def create_demo() -> gr.Blocks:
                 run = gr.Button(tr("detection.run", "Detect"), variant="primary")
                 gr.Examples([[p] for p in scenes], inputs=[image], elem_id="detection-examples-scenes",
                             label=tr("detection.examples_scenes", "generated scenes (bundled models)"),
-                            fn=functools.partial(detect_endpoint, models=bundled, show_truth=True),
+                            fn=functools.partial(detect_endpoint, models=legacy, show_truth=True),
                             outputs=[gallery, found], **caching)
                 # A photo example also picks RetinaNet, the detector that introduced focal loss.
                 gr.Examples([[p, photo_models] for p in photos], inputs=[image, models],
                             visible_columns=[0],
                             label=tr("detection.examples_photos", "photos (COCO models)"),
                             fn=detect_endpoint, outputs=[gallery, found], **caching)
+                # The sweep's shipped models, side by side on a scene of each extreme level.
+                sweep = [n for n in bundled if n.startswith("sweep-")]
+                levels = sorted(str(p) for p in (EXAMPLES / "detection").glob("scene_*_*obj.png"))
+                sweep_label = tr("detection.examples_sweep", "the sweep's models at 1 and 8 objects")
+                if sweep and levels:
+                    gr.Examples([[p, sweep] for p in levels], inputs=[image, models], visible_columns=[0],
+                                label=sweep_label,
+                                fn=functools.partial(detect_endpoint, show_truth=True),
+                                outputs=[gallery, found], **caching)
             with gr.Column(scale=2):
                 gallery.render()
                 counts.render()
