@@ -289,5 +289,5 @@ def _measure(name: str, size: int, chosen: list[str], repeats: int, progress: Pr
 def best(measurement: Measurement, max_ap_loss: float = 0.005) -> Row | None:
     """The fastest faithful row; for bundled models also within `max_ap_loss` of the baseline's metric."""
     rows = [r for r in measurement.rows if r.status == "measured" and r.faithful and r.technique != BASELINE
-            and (r.change is None or r.change >= -max_ap_loss)]
+            and (r.speedup or 0.0) > 1.0 and (r.change is None or r.change >= -max_ap_loss)]
     return max(rows, key=lambda r: r.speedup or 0.0, default=None)
