@@ -109,12 +109,15 @@ def run(repeats: int, threads: bool = True) -> tuple[list[dict], dict[str, str]]
     configure_threads()  # the same threads per model call as the app gets
     from gradio_client import Client
 
+    from benchmarks import acceleration  # the acceleration tab's goals (benchmarks/acceleration.py)
+
     rows = optimizers.compute_rows(repeats)
     det_rows, det_timings = detection.model_rows(repeats)
     pose_rows, pose_timings = pose.model_rows(repeats)
     roi_rows, roi_timings = roi.model_rows(repeats)
     limits_rows, limits_timings = limits.model_rows(repeats)
     rows += det_rows + pose_rows + cyclegan.model_rows(repeats)[0] + roi_rows + limits_rows
+    rows += acceleration.model_rows(repeats)
     gpu_rows = gpu.rows(repeats)
     rows += gpu_rows
     cache_rows, cache_text = system.cache_rows()
