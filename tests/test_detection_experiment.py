@@ -16,6 +16,7 @@ from demos.detection.data import SceneDataset
 from demos.detection.evaluate import evaluate
 from demos.detection.experiment import imbalance_of_level
 from demos.detection.model import load_checkpoint
+from demos.detection.registry import SWEEP_SHOWN, sweep_file, sweep_name
 from demos.detection.stats import ap_replicates, bootstrap_weights, class_agnostic, interval
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,3 +144,26 @@ def test_sweep_refuses_an_unknown_arm_in_plain_words(tmp_path: Path) -> None:
     result = _sweep(tmp_path, "--arms", "focal,softmax", "--lr", "0.01", "--dry-run")
     assert result.returncode == 2
     assert "Unknown arm 'softmax'" in result.stderr and "Traceback" not in result.stderr
+
+
+# The sweep's models shipped so far (python -m demos.detection.bundle): each is checked against its run.
+SHIPPED = [(arm, n) for arm, n in SWEEP_SHOWN if (ROOT / "checkpoints" / sweep_file(arm, n)).exists()]
+
+
+@pytest.mark.parametrize(("arm", "objects"), SHIPPED)
+def test_a_shipped_sweep_model_is_its_run_and_finds_objects(arm: str, objects: int) -> None:
+    from demos.detection.inference import detect, example_truth
+    from shared.loading import read_metadata
+
+    meta = read_metadata(ROOT / "checkpoints" / sweep_file(arm, objects))
+    run = json.loads(meta["run"])
+    record = json.loads((RESULTS / f"{run['run_id']}.json").read_text())
+    assert float(meta["val_ap"]) == pytest.approx(record["metrics"]["aware"]["AP"])
+    assert float(meta["agnostic_ap"]) == pytest.approx(record["metrics"]["agnostic"]["AP"])
+    scene = next(ROOT.glob(f"examples/detection/scene_*_{objects}obj.png"))
+    from PIL import Image
+
+    image = Image.open(scene).convert("RGB")
+    found = detect(sweep_name(arm, objects), image, score_threshold=0.05)
+    boxes, _ = example_truth(str(scene), image)
+    assert len(found.boxes) >= 1 and len(boxes) == objects
