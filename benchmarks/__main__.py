@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import cyclegan, detection, gpu, limits, optimizers, pose, roi, system
+from benchmarks import convolution, cyclegan, detection, gpu, limits, optimizers, pose, roi, system
 from benchmarks.timing import ROOT, device_label, launched_app
 from shared.device import configure_threads
 
@@ -117,6 +117,7 @@ def run(repeats: int, threads: bool = True) -> tuple[list[dict], dict[str, str]]
     roi_rows, roi_timings = roi.model_rows(repeats)
     limits_rows, limits_timings = limits.model_rows(repeats)
     rows += det_rows + pose_rows + cyclegan.model_rows(repeats)[0] + roi_rows + limits_rows
+    rows += convolution.model_rows(repeats) + convolution.frontier_rows()
     rows += acceleration.model_rows(repeats)
     gpu_rows = gpu.rows(repeats)
     rows += gpu_rows
@@ -133,6 +134,7 @@ def run(repeats: int, threads: bool = True) -> tuple[list[dict], dict[str, str]]
             rows += pose.end_to_end_rows(client, floor_client, pose_timings, repeats)
             rows += roi.end_to_end_rows(client, floor_client, roi_timings, repeats)
             rows += limits.end_to_end_rows(client, floor_client, limits_timings, repeats)
+            rows += convolution.end_to_end_rows(client, floor_client, repeats)
             rows += system.memory_rows(client, app.proc.pid)
     rows += system.start_rows(app.startup_s)
     if threads:

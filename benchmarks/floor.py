@@ -16,6 +16,7 @@ changing formats alone.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import gradio as gr
 import plotly.graph_objects as go
@@ -24,6 +25,8 @@ from PIL import Image
 # The CycleGAN tab's image outputs use Gradio's default format; keep these in step with it.
 TRANSLATE_FORMAT = "webp"
 ROI_FORMAT = "png"
+
+SCENE = Path(__file__).resolve().parent.parent / "examples" / "detection" / "scene_1000011.png"
 
 # Built once: a floor must not pay per request for work that the app does per request.
 _FIGURE = go.Figure(go.Scatter(x=list(range(50)), y=list(range(50))))
@@ -87,6 +90,30 @@ def echo_limits(source="generated", crowding=0.6, size=56, aspect=2.5, rotation=
     return (gallery, _LIMITS_TABLE, _FIGURE, _FIGURE, _FIGURE, _FIGURE, _FIGURE, "echo", {"ok": True})
 
 
+def _compressed_stand_in() -> str:
+    """A file the size of the default compressed detector (about 300 KB), for `/compress`'s download."""
+    import os
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(prefix="floor-"), "compressed.safetensors")
+    with open(path, "wb") as f:
+        f.write(os.urandom(300_000))
+    return path
+
+
+_COMPRESSED = _compressed_stand_in()
+_COMPRESS_TABLE = [[f"layer {i}", 36864, "80%", 4.2, 1.6, 20000, "12.0%"] for i in range(17)]
+
+
+def echo_compress(model="tiny-retinanet-focal", k=32, sparsity=0.2, init="linear", fine_tune_steps=0,
+                  huffman=True):
+    """/compress (6 settings, no upload): a summary, two pictures, a table, two plots (prebuilt),
+    the compressed file and JSON."""
+    picture = _decoded(str(SCENE))
+    return ("echo", [(picture, "original"), (picture, "compressed")], _COMPRESS_TABLE, _FIGURE, _FIGURE,
+            _COMPRESSED, {"ok": True})
+
+
 def build() -> gr.Blocks:
     with gr.Blocks() as demo:
         image = gr.Image(type="filepath")
@@ -111,6 +138,11 @@ def build() -> gr.Blocks:
                     gr.Textbox("")]
         outputs = [gr.Gallery(), gr.Dataframe(), *(gr.Plot() for _ in range(5)), gr.Markdown(), json]
         gr.Button().click(echo_limits, settings, outputs, api_name="echo_limits")
+        compress_settings = [gr.Textbox("tiny-retinanet-focal"), gr.Number(32), gr.Number(0.2),
+                             gr.Textbox("linear"), gr.Number(0), gr.Checkbox(True)]
+        compress_outputs = [gr.Markdown(), gr.Gallery(), gr.Dataframe(), gr.Plot(), gr.Plot(), gr.File(),
+                            json]
+        gr.Button().click(echo_compress, compress_settings, compress_outputs, api_name="echo_compress")
         # The readiness probe used by `benchmarks.timing.launched_app`.
         gr.Button(visible=False).click(lambda: [], None, gr.JSON(visible=False), api_name="models")
     return demo

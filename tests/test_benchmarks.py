@@ -85,3 +85,12 @@ def test_gpu_rows_inputs_run_every_bundled_network_here_on_the_cpu():
         with torch.inference_mode():
             out = gpu._inputs(spec.demo, cpu)(load_model(spec, cpu))
         assert out is not None, spec.name
+
+
+def test_convolution_frontier_rows_state_the_goal_from_the_measured_points():
+    from benchmarks import convolution
+
+    rows = convolution.frontier_rows()
+    _finite_rows(rows)
+    assert rows and rows[0]["unit"] == "×" and rows[0]["met"] in (True, False)
+    assert "within 1 AP" in rows[0]["what"] and "frontier.json" in rows[0]["what"]
