@@ -184,3 +184,15 @@ def test_bad_requests_are_refused_in_plain_words(request_, message):
     settings = dict(model=DETECTOR, size=256, techniques=["channels-last"], repeats=3) | request_
     with pytest.raises(measure.BadInput, match=message):
         measure.check_request(*(settings[k] for k in ("model", "size", "techniques", "repeats")))
+
+
+def test_the_benchmark_rows_cover_every_pretrained_detector_and_keypoint_rcnn():
+    from benchmarks import acceleration as bench
+    from shared.registry import specs
+
+    wanted = {s.name for s in specs("detection", "pretrained")} | {"keypointrcnn_resnet50_fpn"}
+    assert set(bench.PRETRAINED) == wanted
+    rows = [bench._pretrained_row("fasterrcnn_mobilenet_v3_large_320_fpn", 3)]
+    for r in rows:
+        assert r["unit"] == "×" and r["median_ms"] > 0 and r["met"] in (True, False)
+        assert "bf16 autocast + channels-last" in r["what"] or "no bf16" in r["what"]
