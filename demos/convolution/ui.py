@@ -164,6 +164,7 @@ def _compress_panel() -> tuple[list, list, gr.Button]:
                           elem_id="compress-gallery",
                           buttons=["download", "fullscreen"])
     table = gr.Dataframe(headers=pipeline.TABLE_COLUMNS, interactive=False, render=False, wrap=True,
+                         max_height=900,  # every layer and the total row without a scroll box
                          label=tr("convolution.table", "our model, per layer (measured on the file)"))
     front = gr.Plot(show_label=False, render=False, elem_id="compress-frontier")
     hist = gr.Plot(show_label=False, render=False, elem_id="compress-histogram")
