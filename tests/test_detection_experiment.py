@@ -152,7 +152,7 @@ SHIPPED = [(arm, n) for arm, n in SWEEP_SHOWN if (ROOT / "checkpoints" / sweep_f
 
 @pytest.mark.parametrize(("arm", "objects"), SHIPPED)
 def test_a_shipped_sweep_model_is_its_run_and_finds_objects(arm: str, objects: int) -> None:
-    from demos.detection.inference import detect, example_truth
+    from demos.detection.inference import detect
     from shared.loading import read_metadata
 
     meta = read_metadata(ROOT / "checkpoints" / sweep_file(arm, objects))
@@ -160,10 +160,18 @@ def test_a_shipped_sweep_model_is_its_run_and_finds_objects(arm: str, objects: i
     record = json.loads((RESULTS / f"{run['run_id']}.json").read_text())
     assert float(meta["val_ap"]) == pytest.approx(record["metrics"]["aware"]["AP"])
     assert float(meta["agnostic_ap"]) == pytest.approx(record["metrics"]["agnostic"]["AP"])
-    scene = next(ROOT.glob(f"examples/detection/scene_*_{objects}obj.png"))
-    from PIL import Image
+    # A real detector, not a blank one: on val scenes of its level (100-119, outside nothing it
+    # was tuned on), its best box lies on the object in most scenes where it reports one.
+    import torch
+    from torchvision.ops import box_iou
 
-    image = Image.open(scene).convert("RGB")
-    found = detect(sweep_name(arm, objects), image, score_threshold=0.05)
-    boxes, _ = example_truth(str(scene), image)
-    assert len(found.boxes) >= 1 and len(boxes) == objects
+    from demos.detection.data import make_scene, split_seed
+
+    hits = 0
+    for i in range(100, 120):
+        image, boxes, _ = make_scene(split_seed("val", i), objects)
+        found = detect(sweep_name(arm, objects), image, score_threshold=0.0)
+        if found.boxes:
+            best = max(range(len(found.scores)), key=found.scores.__getitem__)
+            hits += float(box_iou(torch.tensor([found.boxes[best]]), boxes).max()) >= 0.5
+    assert hits >= 10
