@@ -76,7 +76,7 @@ def test_readme_quotes_the_anatomy_default_of_the_tab() -> None:
     an = anatomy_of_terms(val_terms("tiny-retinanet-focal"), 2.0, "val")
     ce, fl = plots.LOSS_NAMES
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("anatomy of the loss"):]
+    section = " ".join(readme[readme.index("anatomy of the loss"):].split())  # one line, single spaces
     quoted = re.search(r"hold (\d+) % of α-balanced CE's loss and (\d+) % of its gradient, against "
                        r"([\d.]+) % and ([\d.]+) % for focal loss", section)
     assert quoted, "README's anatomy sentence is missing"
