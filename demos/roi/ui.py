@@ -207,6 +207,18 @@ def roi_endpoint(image: str | None, x1: float, y1: float, x2: float, y2: float, 
             _summary(analysis, picture.scale), _as_json(analysis, picture, region))
 
 
+def first_view(*settings):
+    """The page-load computation: the endpoint's, except that a region the page has not set
+    (a link saved on another tab restores this one's sliders at 0) waits for the visitor
+    instead of greeting them with an error."""
+    x1, y1, x2, y2 = settings[1:5]
+    try:
+        ready = x2 > x1 and y2 > y1
+    except TypeError:
+        ready = False
+    return roi_endpoint(*settings) if ready else [gr.skip()] * 6
+
+
 def _image_size(path: str) -> tuple[int, int] | None:
     """The size of an image after EXIF rotation, from its header; None if it cannot be read."""
     try:
@@ -331,6 +343,6 @@ def create_demo() -> gr.Blocks:
                      queue=False).then(**io, api_visibility="private", trigger_mode="always_last")
         gr.on([x1.release, y1.release, x2.release, y2.release, features.input, stride.input, output.release,
                sampling.release, aligned.input], **io, api_visibility="private", trigger_mode="always_last")
-        demo.load(**io, api_visibility="private")
+        demo.load(**(io | {"fn": first_view}), api_visibility="private")
     return demo
 
