@@ -134,7 +134,7 @@ def interval(points: list[float], replicates: list[np.ndarray], level: float = 0
     points: each seed's AP on the full val set; replicates: each seed's bootstrap APs,
     all seeds on the same resamples (so their mean is the mean's scene noise).
     """
-    from scipy import stats as st  # scipy comes with torchmetrics/pycocotools' stack
+    from scipy import stats as st  # a development requirement: the report runs where the sweep does
 
     s = len(points)
     mean = float(np.mean(points))
