@@ -3,6 +3,7 @@ pretrained tier's loading and inference path with only the transfer patched."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -168,6 +169,7 @@ def test_pretrained_detector_through_a_patched_transfer(tmp_path, monkeypatch):
     torch.hub.set_dir(str(tmp_path / "hub"))
     monkeypatch.setenv("VISIONLAB_OFFLINE", "0")
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("VISIONLAB_ACCELERATION_DIR", str(tmp_path / "acceleration"))
     torch.manual_seed(0)
     served = tvd.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=91)
     local = tmp_path / "served.pth"
@@ -186,8 +188,13 @@ def test_pretrained_detector_through_a_patched_transfer(tmp_path, monkeypatch):
         assert urls == [tvd.SSDLite320_MobileNet_V3_Large_Weights.COCO_V1.url]
         served.eval()
         from demos.detection.data import to_tensor
+        from shared import acceleration
 
-        with torch.inference_mode():
+        # The same network run directly, through the serving path detect() chose (shared.acceleration).
+        path = next((p for p in acceleration.PATHS if p.name == found.acceleration), None)
+        if path is not None:
+            path.apply(served)
+        with torch.inference_mode(), path.context() if path is not None else contextlib.nullcontext():
             expected = served([to_tensor(image)])[0]
         assert len(found.boxes) == len(expected["boxes"]) > 0
         assert torch.allclose(torch.tensor(found.boxes), expected["boxes"] * 2.0, atol=1e-3)
