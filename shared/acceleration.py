@@ -2,8 +2,9 @@
 
 Model code only (no Gradio). A *path* is a way of running an unchanged fp32 model faster:
 today a memory format (channels-last, which lets oneDNN and cuDNN skip layout reorders)
-and an autocast precision (bf16 on a CPU with bf16 instructions, fp16 or bf16 on CUDA).
-Neither changes the weights, so a path is applied in place and undone in place; the
+and an autocast precision (bf16 on a CPU with bf16 instructions, fp16 or bf16 on CUDA)
+for the networks inside a model (`dense_parts`), while box decoding and selection stay in
+fp32. Neither changes the weights, so a path is applied in place and undone in place; the
 model cache keeps one copy.
 
 A path is used only after it has been *checked* on this machine: the model's raw outputs
@@ -56,6 +57,59 @@ EAGER = "fp32 eager"
 CHECK_SIZE = (480, 640)  # (height, width) of the fixed check image: the size visitors' photos have
 
 
+class Autocast(nn.Module):
+    """A dense part run under autocast, its outputs handed back in fp32.
+
+    Autocast over a whole detector would also decode the boxes in bf16 (torchvision's box
+    coder computes in the dtype of the regression), which rounds a coordinate near 600 px to
+    a multiple of 4. So only the networks run in reduced precision; box decoding, RoIAlign,
+    NMS and keypoint decoding stay in fp32.
+    """
+
+    def __init__(self, inner: nn.Module, device_type: str, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.inner, self.device_type, self.dtype = inner, device_type, dtype
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        with torch.autocast(self.device_type, dtype=self.dtype):
+            out = self.inner(*args, **kwargs)
+        return _as_fp32(out)
+
+
+def _as_fp32(value: Any) -> Any:
+    """`value` with every floating tensor in it as fp32, its structure (dicts, lists, tuples) kept."""
+    if isinstance(value, torch.Tensor):
+        return value.float() if value.is_floating_point() else value
+    if isinstance(value, dict):
+        return type(value)((k, _as_fp32(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value)(_as_fp32(v) for v in value)
+    return value
+
+
+def dense_parts(model: nn.Module) -> list[tuple[nn.Module, str]]:
+    """(parent, attribute) of the parts that are networks, not selection: the backbones and heads of
+    torchvision's detectors (the R-CNNs' second-stage heads too), the pose tab's networks, OpenPose's
+    stages. [] for a model that is one network from input to output (a CycleGAN generator)."""
+    if hasattr(model, "transform") and hasattr(model, "backbone"):  # torchvision's detectors, ours too
+        parts = [(model, "backbone")]
+        if hasattr(model, "rpn"):
+            heads = model.roi_heads
+            parts += [(model.rpn, "head"), (heads, "box_head"), (heads, "box_predictor")]
+            if getattr(heads, "keypoint_head", None) is not None:
+                parts += [(heads, "keypoint_head"), (heads, "keypoint_predictor")]
+        elif hasattr(model, "head"):
+            parts.append((model, "head"))
+        return parts
+    if hasattr(model, "detector") and hasattr(model, "keypoints"):  # the bundled top-down pair
+        return dense_parts(model.detector) + [(model, "keypoints")]
+    if hasattr(model, "net"):  # the bundled bottom-up network inside its grouping
+        return [(model, "net")]
+    if hasattr(model, "backbone") and hasattr(model, "stages"):  # OpenPose: each stage's two branches
+        return [(model, "backbone")] + [(stage, branch) for stage in model.stages for branch in stage]
+    return []
+
+
 @dataclass(frozen=True)
 class ServingPath:
     """A memory format and an autocast precision, applied to an fp32 model in place."""
@@ -76,15 +130,26 @@ class ServingPath:
         return None
 
     def apply(self, model: nn.Module) -> None:
+        """Convert `model` in place: 4-D weights to channels-last, each dense part under autocast."""
         if self.channels_last:
-            model.to(memory_format=torch.channels_last)  # 4-D weights only; others stay as they are
+            model.to(memory_format=torch.channels_last)
+        if self.dtype is not None:
+            for parent, attribute in dense_parts(model):
+                part = getattr(parent, attribute)
+                if not isinstance(part, Autocast):
+                    setattr(parent, attribute, Autocast(part, self.device_type, self.dtype))
 
     def undo(self, model: nn.Module) -> None:
+        for module in list(model.modules()):
+            for attribute, child in list(module.named_children()):
+                if isinstance(child, Autocast):
+                    setattr(module, attribute, child.inner)
         if self.channels_last:
             model.to(memory_format=torch.contiguous_format)
 
-    def context(self) -> contextlib.AbstractContextManager:
-        if self.dtype is None:
+    def context(self, model: nn.Module) -> contextlib.AbstractContextManager:
+        """What each call runs in: autocast around the whole call only for a model without dense parts."""
+        if self.dtype is None or dense_parts(model):
             return contextlib.nullcontext()
         return torch.autocast(self.device_type, dtype=self.dtype)
 
@@ -273,7 +338,7 @@ def choose(model: nn.Module, paths: list[ServingPath] | None = None, image: torc
             trial: dict[str, Any] = {"name": path.name}
             try:
                 path.apply(model)
-                with path.context():
+                with path.context(model):
                     out = raw_outputs(model, image)
                     _, seconds = _timed(lambda: raw_outputs(model, image), device)
             except Exception as exc:  # a path that cannot run this model: say so and serve eagerly
@@ -397,15 +462,16 @@ def serve(name: str, model: nn.Module, tier: str, paths: list[ServingPath] | Non
             chosen = next((p for p in PATHS if p.name == verdict.path), None)
             if chosen is not None:
                 chosen.apply(model)
-        served = served_from(verdict)
+        served = served_from(verdict, model)
         model.__dict__["_visionlab_served"] = served
         return served
 
 
-def served_from(verdict: Verdict) -> Served:
+def served_from(verdict: Verdict, model: nn.Module) -> Served:
     chosen = next((p for p in PATHS if p.name == verdict.path), None)
-    context = chosen.context if chosen is not None else contextlib.nullcontext
-    return Served(verdict.path, context, verdict)
+    if chosen is None:
+        return Served(verdict.path, contextlib.nullcontext, verdict)
+    return Served(verdict.path, lambda: chosen.context(model), verdict)
 
 
 def describe(name: str, tier: str) -> str:
@@ -424,4 +490,5 @@ def fp32_copy(model: nn.Module) -> nn.Module:
     """A deep copy of `model` as plain fp32 eager: its serving path undone, its verdict not carried."""
     copy_ = copy.deepcopy(model)
     copy_.__dict__.pop("_visionlab_served", None)
-    return copy_.to(memory_format=torch.contiguous_format)  # every path here changes only the layout
+    PATHS[0].undo(copy_)  # unwraps any dense part run under autocast, and restores the memory format
+    return copy_.to(memory_format=torch.contiguous_format)

@@ -194,7 +194,7 @@ def test_pretrained_detector_through_a_patched_transfer(tmp_path, monkeypatch):
         path = next((p for p in acceleration.PATHS if p.name == found.acceleration), None)
         if path is not None:
             path.apply(served)
-        with torch.inference_mode(), path.context() if path is not None else contextlib.nullcontext():
+        with torch.inference_mode(), path.context(served) if path is not None else contextlib.nullcontext():
             expected = served([to_tensor(image)])[0]
         assert len(found.boxes) == len(expected["boxes"]) > 0
         assert torch.allclose(torch.tensor(found.boxes), expected["boxes"] * 2.0, atol=1e-3)

@@ -75,23 +75,9 @@ def state_bytes(model: nn.Module) -> int:
 
 
 def dense_parts(model: nn.Module) -> list[tuple[nn.Module | None, str]]:
-    """(parent, attribute) of the parts that take and give tensors of fixed shape: what compiling,
-    int8 and CUDA graphs convert. (None, "") is the model itself. Box selection, NMS and
-    keypoint grouping depend on the data and stay eager."""
-    if hasattr(model, "transform") and hasattr(model, "backbone"):  # torchvision's detectors, ours too
-        parts: list[tuple[nn.Module | None, str]] = [(model, "backbone")]
-        if hasattr(model, "rpn"):
-            parts += [(model.rpn, "head"), (model.roi_heads, "box_head")]
-            if getattr(model.roi_heads, "keypoint_head", None) is not None:
-                parts.append((model.roi_heads, "keypoint_head"))
-        elif hasattr(model, "head"):
-            parts.append((model, "head"))
-        return parts
-    if hasattr(model, "detector") and hasattr(model, "keypoints"):  # the bundled top-down pose pair
-        return dense_parts(model.detector) + [(model, "keypoints")]
-    if hasattr(model, "net"):  # the bundled bottom-up pose network inside its grouping
-        return [(model, "net")]
-    return [(None, "")]
+    """(parent, attribute) of the networks inside `model` (shared.acceleration.dense_parts), or
+    [(None, "")]: the model is one network. Box selection, NMS and grouping stay eager."""
+    return serving.dense_parts(model) or [(None, "")]
 
 
 def _replace(model: nn.Module, convert: Callable[[nn.Module, str], nn.Module],
@@ -180,11 +166,12 @@ def _autocast(device_type: str, dtype: torch.dtype, channels_last: bool) -> Call
 
         @contextlib.contextmanager
         def context():
-            with torch.inference_mode(), path.context():
+            with torch.inference_mode(), path.context(subject.model):
                 yield
 
-        return Prepared(subject.model, context, note="weights stay fp32; convolutions and matrix products "
-                                                     "run in reduced precision")
+        return Prepared(subject.model, context, note="weights stay fp32; the networks' convolutions and "
+                                                     "matrix products run in reduced precision, box "
+                                                     "decoding and selection in fp32")
     return apply
 
 
