@@ -74,7 +74,7 @@ def table(m: measure.Measurement) -> list[list]:
         rows.append([r.technique, r.level, r.status, _fmt(r.median_ms), _fmt(r.p95_ms),
                      _fmt(r.speedup, 2, "×"), _fmt(r.peak_mb, 0), _fmt(r.file_mb, 2), f"{r.max_rel:.1e}",
                      f"{r.tolerance:g}",
-                     "yes" if r.faithful else "**no**", change, r.note])
+                     "yes" if r.faithful else "no", change, r.note])
     return rows
 
 
