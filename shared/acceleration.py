@@ -296,11 +296,6 @@ class Verdict:
     date: str = ""
     machine: str = ""
 
-    @property
-    def speedup(self) -> float | None:
-        chosen = next((t for t in self.tried if t["name"] == self.path), None)
-        return None if chosen is None else chosen.get("speedup")
-
     def describe(self) -> str:
         """The path in words, with the evidence, as `/models` and the results show it."""
         chosen = next((t for t in self.tried if t["name"] == self.path), None)
