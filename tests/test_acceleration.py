@@ -196,3 +196,32 @@ def test_the_benchmark_rows_cover_every_pretrained_detector_and_keypoint_rcnn():
     for r in rows:
         assert r["unit"] == "×" and r["median_ms"] > 0 and r["met"] in (True, False)
         assert "bf16 autocast + channels-last" in r["what"] or "no bf16" in r["what"]
+
+
+def test_a_pretrained_model_whose_weights_are_cached_is_measured_with_them(tmp_path):
+    """SSDlite's file in torch hub's cache (written here: nothing is downloaded) makes it a model with
+    real weights: measured from the cached model, and served through a checked path."""
+    from shared import loading
+    from shared.registry import get_spec
+
+    name = "ssdlite320_mobilenet_v3_large"
+    hub = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    try:
+        torch.manual_seed(1)
+        source = get_spec(name).build().eval()
+        path = loading.url_cache_path(get_spec(name).weights)
+        path.parent.mkdir(parents=True)
+        torch.save(source.state_dict(), path)
+        assert subjects.weights_kind(name) == "pretrained"
+        m = measure.measure(name, 320, ["channels-last"], repeats=3)
+        assert m.weights == "pretrained" and m.rows[1].faithful and m.rows[1].status == "measured"
+        assert not m.quality_subset  # no labelled photos here: output differences only
+        model = loading.get_model(name)
+        served = serving.serve(name, model, "pretrained")
+        assert served.verdict is not None and served.path in (serving.EAGER, *serving.PATH_NAMES)
+        assert serving.describe(name, "pretrained") == served.describe()
+        assert _contiguous(subjects.fp32_model(name))  # the tab's copy is plain fp32 whatever is served
+    finally:
+        loading.CACHE.clear()
+        torch.hub.set_dir(hub)
