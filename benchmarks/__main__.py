@@ -135,6 +135,7 @@ def run(repeats: int, threads: bool = True) -> tuple[list[dict], dict[str, str]]
             rows += roi.end_to_end_rows(client, floor_client, roi_timings, repeats)
             rows += limits.end_to_end_rows(client, floor_client, limits_timings, repeats)
             rows += convolution.end_to_end_rows(client, floor_client, repeats)
+            rows += acceleration.end_to_end_rows(client, floor_client, repeats)
             rows += system.memory_rows(client, app.proc.pid)
     rows += system.start_rows(app.startup_s)
     if threads:

@@ -14,6 +14,7 @@ are timed in turns, so a change in the machine's load hits them alike.
 
 from __future__ import annotations
 
+from benchmarks.timing import measure as timed
 from benchmarks.timing import row
 from demos.acceleration import measure, subjects
 from shared import acceleration as serving
@@ -65,3 +66,25 @@ def model_rows(repeats: int) -> list[dict]:
     rows = [_pretrained_row(name, slow) for name in PRETRAINED]
     bundled = [n for n in subjects.names() if get_spec(n).tier == "bundled"]
     return rows + [_bundled_row(name, max(5, repeats // 2)) for name in bundled]
+
+
+E2E = dict(model="cyclegan-plain2striped", input_size=128, techniques=["channels-last"], repeats=3)
+GOAL_RATIO = 1.3
+
+
+def end_to_end_rows(client, floor_client, repeats: int) -> list[dict]:
+    """`/accelerate` end to end on a small request, against the same measurement in-process plus the
+    floor (a summary, a 13-row table, a prebuilt plot and JSON sent back without measuring)."""
+    settings = dict(E2E)
+    count = max(3, repeats // 4)
+    inside = timed(lambda: measure.measure(settings["model"], settings["input_size"], settings["techniques"],
+                                           settings["repeats"]), repeats=count, warmup=1)
+    floor = timed(lambda: floor_client.predict(**settings, api_name="/echo_accelerate"), repeats=count)
+    e2e = timed(lambda: client.predict(**settings, api_name="/accelerate"), repeats=count)
+    ratio = e2e.median_ms / (inside.median_ms + floor.median_ms)
+    what = (f"{settings['model']} at {settings['input_size']} px, {', '.join(settings['techniques'])}, "
+            f"{settings['repeats']} timed calls each")
+    return [row("floor for /accelerate: 4 settings in, text + 13-row table + prebuilt plot + JSON", floor),
+            row(f"acceleration: measure in-process, {what}", inside),
+            row(f"acceleration: /accelerate end to end, {what} (overhead ratio {ratio:.2f})", e2e,
+                goal=f"ratio <= {GOAL_RATIO}", met=ratio <= GOAL_RATIO)]

@@ -114,6 +114,18 @@ def echo_compress(model="tiny-retinanet-focal", k=32, sparsity=0.2, init="linear
             _COMPRESSED, {"ok": True})
 
 
+_ACCELERATE_TABLE = [[f"technique {i}", "system", "measured", 10.0, 12.0, "1.00×", 3, 2.17, "1.0e-06",
+                       "0.0001", "yes", "+0.00 AP [+0.00, +0.00]", "a note about the technique"]
+                      for i in range(13)]
+_ACCELERATE_JSON = {"rows": [{"technique": f"technique {i}", "status": "measured", "median_ms": 10.0,
+                              "speedup": 1.0, "max_rel": 1e-6, "note": "a note"} for i in range(13)]}
+
+
+def echo_accelerate(model="tiny-retinanet-focal", input_size=256, techniques=None, repeats=10):
+    """/accelerate (4 settings, no upload): a summary, the 13-row table, the plot (prebuilt) and JSON."""
+    return "echo", _ACCELERATE_TABLE, _FIGURE, _ACCELERATE_JSON
+
+
 def build() -> gr.Blocks:
     with gr.Blocks() as demo:
         image = gr.Image(type="filepath")
@@ -143,6 +155,10 @@ def build() -> gr.Blocks:
         compress_outputs = [gr.Markdown(), gr.Gallery(), gr.Dataframe(), gr.Plot(), gr.Plot(), gr.File(),
                             json]
         gr.Button().click(echo_compress, compress_settings, compress_outputs, api_name="echo_compress")
+        accelerate_settings = [gr.Textbox("tiny-retinanet-focal"), gr.Number(256), gr.JSON(), gr.Number(10)]
+        accelerate_outputs = [gr.Markdown(), gr.Dataframe(), gr.Plot(), json]
+        gr.Button().click(echo_accelerate, accelerate_settings, accelerate_outputs,
+                          api_name="echo_accelerate")
         # The readiness probe used by `benchmarks.timing.launched_app`.
         gr.Button(visible=False).click(lambda: [], None, gr.JSON(visible=False), api_name="models")
     return demo
