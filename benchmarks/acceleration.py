@@ -34,8 +34,9 @@ def _pretrained_row(name: str, repeats: int) -> dict:
     m = measure.measure(name, 640, [SERVED], repeats=repeats)
     base, served = m.rows[0], m.rows[1]
     weights = "random weights" if m.weights == "random" else "real weights"
-    if served.status != "measured":
-        return row(f"acceleration: {name} at 640x480 ({weights}), {SERVED}: {served.reason}", float("nan"),
+    if served.status != "measured" or served.max_rel is None:
+        reason = served.reason or served.note
+        return row(f"acceleration: {name} at 640x480 ({weights}), {SERVED}: {reason}", float("nan"),
                    unit="×", goal=f">= {GOAL_PRETRAINED:g}× and faithful", met=False)
     met = bool(served.speedup >= GOAL_PRETRAINED and served.faithful)
     return row(f"acceleration: {name} at 640x480 ({weights}), {SERVED} vs fp32 eager "

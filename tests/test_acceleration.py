@@ -225,3 +225,17 @@ def test_a_pretrained_model_whose_weights_are_cached_is_measured_with_them(tmp_p
     finally:
         loading.CACHE.clear()
         torch.hub.set_dir(hub)
+
+
+def test_a_conversion_that_fails_is_a_row_that_says_so():
+    from demos.acceleration.techniques import Prepared, Technique
+
+    def three_d(subject) -> Prepared:  # the 5-D channels-last format asked of 4-D weights: it raises
+        return Prepared(subject.model.to(memory_format=torch.channels_last_3d), torch.inference_mode)
+
+    broken = Technique("channels-last 3-D", "system", 1e-4, "a conversion this model cannot take",
+                       lambda s: None, three_d)
+    subject, x = subjects.subject(DETECTOR, 128, torch.device("cpu"))
+    row, prepared = measure._prepare(broken, subject, x)
+    assert prepared is None and row.status == "failed" and row.reason.startswith("the conversion failed")
+    assert _contiguous(subject.model)  # the technique worked on a copy: the subject is untouched

@@ -72,9 +72,9 @@ def table(m: measure.Measurement) -> list[list]:
             if r.change_ci:
                 change += f" [{100 * r.change_ci[0]:+.2f}, {100 * r.change_ci[1]:+.2f}]"
         rows.append([r.technique, r.level, r.status, _fmt(r.median_ms), _fmt(r.p95_ms),
-                     _fmt(r.speedup, 2, "×"), _fmt(r.peak_mb, 0), _fmt(r.file_mb, 2), f"{r.max_rel:.1e}",
-                     f"{r.tolerance:g}",
-                     "yes" if r.faithful else "no", change, r.note])
+                     _fmt(r.speedup, 2, "×"), _fmt(r.peak_mb, 0), _fmt(r.file_mb, 2),
+                     "—" if r.max_rel is None else f"{r.max_rel:.1e}", f"{r.tolerance:g}",
+                     {True: "yes", False: "no", None: "not checked"}[r.faithful], change, r.note])
     return rows
 
 
