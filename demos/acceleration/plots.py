@@ -33,7 +33,9 @@ def speedup_figure(m: Measurement) -> go.Figure:
             error_y = None
         fig.add_trace(go.Scatter(
             x=[r.speedup for r in chosen], y=y, mode="markers+text", name=level, error_y=error_y,
-            text=[r.technique for r in chosen], textposition="top center",
+            # Labels alternate above and below, so neighbouring points do not write over each other.
+            text=[r.technique for r in chosen],
+            textposition=["top center" if i % 2 == 0 else "bottom center" for i in range(len(chosen))],
             marker=dict(size=11, color=colour, symbol=["circle" if r.faithful else "x" for r in chosen]),
             hovertemplate="%{text}<br>%{x:.2f}× faster<br>%{y:.3g}<extra></extra>"))
     metric = next((r.metric for r in rows if r.metric), "metric")
