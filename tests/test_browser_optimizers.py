@@ -195,8 +195,14 @@ VISIBLE_TEXT = """() => {
 }"""
 
 
+# Gradio's own status labels it has no Chinese for show as their raw key (e.g. "common.complete",
+# for a moment after an event ends); they are the framework's text, not the page's.
+GRADIO_KEY = re.compile(r"^[a-z_]+\.[a-z_]+$")
+
+
 def _english(texts: list[str]) -> list[str]:
-    words = [(w, t) for t in texts if t not in ELSEWHERE for w in re.findall(r"[A-Za-z]{2,}", t)]
+    words = [(w, t) for t in texts if t not in ELSEWHERE and not GRADIO_KEY.match(t.strip())
+             for w in re.findall(r"[A-Za-z]{2,}", t)]
     return sorted({f"{w} (in {t[:60]!r})" for w, t in words if w not in NAMES})
 
 
