@@ -3,15 +3,10 @@ that state them, and the gallery shows whole pictures with the scores against th
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
+from test_browser import CHROMIUM, LAUNCH_ARGS
 
 from demos.detection import findings
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
 
