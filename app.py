@@ -20,7 +20,7 @@ import gradio as gr
 from shared import settings
 from shared.i18n import I18N, tr
 from shared.device import configure_threads
-from shared.ui import MODEL_CONCURRENCY, QUEUE_MAX_SIZE, create_models_demo, open_tab_from_link
+from shared.ui import MODEL_CONCURRENCY, QUEUE_MAX_SIZE, create_models_demo, open_tab_from_link_js, opened_by
 
 # name -> (tab title, module with `create_demo()`). The tab bar groups them by THEMES below.
 DEMOS: dict[str, tuple[str, str]] = {
@@ -136,10 +136,6 @@ def create_overview(tabs: gr.Tabs, names: list[str]) -> None:
             _link(tr(f"tab.{tab}", DEMOS[tab][0]), tab, tabs)
 
 
-def _open_linked_tab(request: gr.Request) -> gr.Tabs:
-    return open_tab_from_link(request, known=tab_titles())
-
-
 def build_app(names: list[str] | None = None) -> gr.Blocks:
     """The suite with the given demos (all by default) and the models tab."""
     single = bool(names) and len(names) == 1
@@ -158,14 +154,16 @@ def build_app(names: list[str] | None = None) -> gr.Blocks:
             with gr.Tabs(overflow_behavior="wrap", elem_id="suite-tabs") as tabs:
                 with gr.Tab(tr("tab.overview", "Overview"), id="overview", elem_id="overview"):
                     create_overview(tabs, names)
+                # Each tab computes its first result when it is first opened, so a page load
+                # computes nothing but the tab it opens on (shared.ui.opened_by).
                 for name in tab_order(names):
                     tab_title, module = DEMOS[name]
-                    with gr.Tab(tr(f"tab.{name}", tab_title), id=name):
+                    with gr.Tab(tr(f"tab.{name}", tab_title), id=name) as tab, opened_by(tab):
                         importlib.import_module(module).create_demo()
-                with gr.Tab(tr("tab.models", "Models"), id="models"):
+                with gr.Tab(tr("tab.models", "Models"), id="models") as tab, opened_by(tab):
                     create_models_demo()
-            # `?tab=pose` opens that tab: a link can point at one question.
-            app.load(_open_linked_tab, outputs=tabs, api_visibility="private", queue=False)
+            # `?tab=pose` opens that tab (and so computes it): a link can point at one question.
+            app.load(None, outputs=tabs, js=open_tab_from_link_js(tab_titles()))
         if single:  # `/models` stays available on single-demo Spaces too
             with gr.Accordion("Models", open=False, visible=False):
                 create_models_demo()

@@ -6,11 +6,14 @@ code never does.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -168,11 +171,47 @@ def intro(demo: str, question: str, answer_md: str) -> None:
         gr.Markdown(tr(f"{demo}.answer", answer_md))
 
 
-def open_tab_from_link(request: gr.Request, known: Collection[str] = ()) -> gr.Tabs:
-    """The tab named by `?tab=<id>` in the page's address, if it is one of `known` (any id
-    when `known` is empty); the first tab otherwise, rather than an empty page."""
-    wanted = request.query_params.get("tab", "") if request is not None else ""
-    return gr.Tabs(selected=wanted) if wanted and (wanted in known or not known) else gr.Tabs()
+def open_tab_from_link_js(known: Collection[str]) -> str:
+    """A page-load script selecting the tab named by `?tab=<id>` in the page's address, if it is
+    one of `known`; otherwise the page stays on its first tab rather than showing an empty one.
+
+    It runs in the browser, so a link costs no request before the tab's own events start.
+    """
+    ids = json.dumps(sorted(known))
+    return (f"() => {{ const tab = new URLSearchParams(window.location.search).get('tab'); "
+            f"return {ids}.includes(tab) ? {{__type__: 'update', selected: tab}} "
+            f": {{__type__: 'update'}}; }}")
+
+
+# The event that computes a tab's first result. In the suite, `opened_by` sets it around each
+# tab to the tab's first opening; on a single-demo page it is unset and the page's load does it.
+_OPENING: contextvars.ContextVar[Callable[..., Any] | None] = contextvars.ContextVar("opening", default=None)
+
+
+@contextlib.contextmanager
+def opened_by(tab: gr.Tab) -> Iterator[None]:
+    """Within: `when_opened` events fire the first time `tab` is selected (a click, an Overview
+    button or a `?tab=` link), not on every page load, so the tab a visitor opens is the only
+    one computing.
+
+    Gradio fires `Tab.select` for every selection, programmatic ones included; the flag's
+    `change` fires only when it first turns true, so returning to a tab keeps what is on it.
+    (The flag is set through the queue: a State changed by a `queue=False` event fires no
+    `change` in Gradio 6.31.)
+    """
+    opened = gr.State(False)
+    tab.select(lambda: True, outputs=opened, api_visibility="private", show_progress="hidden", **LIGHT_QUEUE)
+    token = _OPENING.set(opened.change)
+    try:
+        yield
+    finally:
+        _OPENING.reset(token)
+
+
+def when_opened(demo: gr.Blocks) -> Callable[..., Any]:
+    """The trigger for a tab's first result: its first opening in the suite (see `opened_by`), or
+    `demo.load` when the tab is served alone. Call it like `demo.load`, or pass it to `gr.on`."""
+    return _OPENING.get() or demo.load
 
 
 def example_caching() -> dict[str, Any]:
@@ -217,6 +256,6 @@ def create_models_demo() -> gr.Blocks:
         refresh.click(models_json, outputs=data, api_name="models", **REGISTRY_QUEUE).then(
             models_rows, outputs=table, api_visibility="private", **REGISTRY_QUEUE
         )
-        demo.load(models_rows, outputs=table, api_visibility="private", **REGISTRY_QUEUE)
+        when_opened(demo)(models_rows, outputs=table, api_visibility="private", **REGISTRY_QUEUE)
     return demo
 

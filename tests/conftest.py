@@ -2,6 +2,7 @@
 
 import inspect
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+# Browser tests drive Debian's Chromium (.ci/run installs it) through Playwright; screenshots
+# go to artifacts/browser/ (kept by CI as artifacts).
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = ROOT / "artifacts" / "browser"
+
+
+# URL -> the app `served` launched there, for tests that look up its events.
+LAUNCHED: dict[str, Any] = {}
+
 
 @contextmanager
 def served(demos: list[str] | None = None, **launch: Any) -> Iterator[str]:
@@ -31,10 +43,12 @@ def served(demos: list[str] | None = None, **launch: Any) -> Iterator[str]:
     demo = build_app(demos)
     _, url, _ = demo.launch(**STYLE, server_name="127.0.0.1", server_port=free_port(),
                             prevent_thread_lock=True, quiet=True, **launch)
+    LAUNCHED[url] = demo
     try:
         yield url
     finally:
         demo.close()
+        LAUNCHED.pop(url, None)
 
 
 def public_endpoints(blocks: Any) -> dict[str, Any]:
@@ -90,3 +104,17 @@ def raw_call(url: str, api_name: str, body: str, timeout: float = 60.0) -> tuple
                 if event in ("complete", "error"):
                     break
     return event, data
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for every browser test; each test opens its own context in it."""
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()

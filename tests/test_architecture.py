@@ -211,3 +211,18 @@ def test_one_number_check_for_every_layer(value, kwargs, expected):
     else:
         with pytest.raises(BadInput, match=expected.replace("(", r"\(").replace(")", r"\)")):
             finite(value, "The x", **kwargs)
+
+
+def test_the_suite_computes_nothing_when_its_page_loads():
+    """Every event the page's load starts runs in the browser only (the `?tab=` link); a tab's
+    first result waits until the tab is opened (shared.ui.when_opened)."""
+    import gradio as gr
+
+    from app import build_app, tab_titles
+
+    suite = build_app()
+    on_load = [fn for fn in suite.fns.values() if any(event == "load" for _, event in fn.targets)]
+    assert on_load and all(fn.fn is None for fn in on_load), [fn.name for fn in on_load if fn.fn is not None]
+    tab_selects = {fn for fn in suite.fns.values() for b, event in fn.targets
+                   if event == "select" and isinstance(suite.blocks[b], gr.Tab)}
+    assert len(tab_selects) == len(tab_titles()) - 1  # every tab but the Overview computes when opened

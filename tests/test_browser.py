@@ -6,36 +6,28 @@ Screenshots go to artifacts/browser/<tab>.png (kept by CI as artifacts).
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
+from conftest import ARTIFACTS, CHROMIUM
 
 import app
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "browser"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from benchmarks.page import FIRST_RESULT
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
 
 # The tabs and their titles come from the app, in the tab bar's order.
 TITLES = app.tab_titles()
 # tab id -> (CSS selector of an output that must fill, selector of its first example or None).
-# A tab the app has and this table lacks fails every test below that visits it.
-SELECTORS = {
-    "overview": ("#overview .question-link", None),
-    "detection": ("#detection-gallery img", "#detection-examples-scenes button"),
-    "cyclegan": ("#cyclegan-slider img", "#cyclegan-examples tbody tr, #cyclegan-examples button"),
-    "pose": ("#pose-gallery img", "#pose-examples button"),
-    "optimizers": ("#optimizers-contour .js-plotly-plot", None),
-    "roi": ("#roi-overlay img", "#roi-examples-scenes button"),
-    "limits": ("#limits-gallery img", "#limits-examples button"),
-    "convolution": ("#compress-gallery img", "#convolution-examples tbody tr, #convolution-examples button"),
-    "acceleration": ("#acceleration-summary p", None),
-    "models": ("#models-table >> text=tiny-retinanet-focal", None),
+# The outputs are the ones the page benchmark waits for. A tab the app has and this table lacks
+# fails every test below that visits it.
+EXAMPLES = {
+    "detection": "#detection-examples-scenes button",
+    "cyclegan": "#cyclegan-examples tbody tr, #cyclegan-examples button",
+    "pose": "#pose-examples button",
+    "roi": "#roi-examples-scenes button",
+    "limits": "#limits-examples button",
+    "convolution": "#convolution-examples tbody tr, #convolution-examples button",
 }
+SELECTORS = {tab: (output, EXAMPLES.get(tab)) for tab, output in FIRST_RESULT.items()}
 
 
 def selectors(tab: str) -> tuple[str, str | None]:
@@ -45,17 +37,6 @@ def selectors(tab: str) -> tuple[str, str | None]:
 
 def test_every_tab_of_the_app_is_checked():
     assert set(SELECTORS) == set(TITLES)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
 
 
 def _open(browser, url: str, ready: str = "button[role=tab]", **context):
@@ -197,9 +178,14 @@ def test_copied_link_reopens_the_view(browser, app_url):
     page.get_by_role("radio", name="B→A").check()
     page.wait_for_timeout(3000)  # let the translation finish, so the saved view holds it
     page.get_by_role("button", name="Copy a link to this view").first.click()
-    page.wait_for_function("navigator.clipboard.readText().then(t => t.includes('deep_link='))",
-                           timeout=30_000)
-    link = page.evaluate("navigator.clipboard.readText()")
+    # Polled from here: `wait_for_function` takes a pending promise for a truthy answer.
+    link = ""
+    for _ in range(60):
+        link = page.evaluate("navigator.clipboard.readText()")
+        if "deep_link=" in link:
+            break
+        page.wait_for_timeout(500)
+    assert "deep_link=" in link, link
     page.context.close()
     again = _open(browser, link)
     again.wait_for_selector(selectors("cyclegan")[0], state="visible", timeout=60_000)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import CHROMIUM
 
 from demos.acceleration import cache, measure
 from shared.device import configure_threads
-from tests.test_browser import CHROMIUM, LAUNCH_ARGS
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
 
@@ -27,25 +27,21 @@ def kept(tmp_path_factory):
         torch.set_num_threads(before)
 
 
-def test_the_tab_opens_with_the_kept_table_and_measure_now_refills_it(kept, app_url):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{app_url}?tab=acceleration")
-        summary, table = page.locator("#acceleration-summary"), page.locator("#acceleration-table")
-        page.wait_for_function("document.querySelector('#acceleration-summary')?.innerText"
-                               ".includes('Measured earlier')", timeout=60_000)
-        assert KEPT[0] in summary.inner_text() and "channels-last" in table.inner_text()
-        page.locator("#acceleration-measure").click()
-        page.wait_for_selector("#acceleration-table .progress-bar", timeout=30_000)  # the measurement's bar
-        page.wait_for_function("!document.querySelector('#acceleration-summary')?.innerText"
-                               ".includes('Measured earlier')", timeout=240_000)
-        text = table.inner_text()
-        assert "tiny-retinanet-focal" in summary.inner_text() and "int8 static (x86)" in text
-        assert page.locator("#acceleration-plot .js-plotly-plot").count() == 1
-        assert page.locator(".toast-body.error").count() == 0 and not errors, errors
-        browser.close()
+def test_the_tab_opens_with_the_kept_table_and_measure_now_refills_it(kept, browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{app_url}?tab=acceleration")
+    summary, table = page.locator("#acceleration-summary"), page.locator("#acceleration-table")
+    page.wait_for_function("document.querySelector('#acceleration-summary')?.innerText"
+                           ".includes('Measured earlier')", timeout=60_000)
+    assert KEPT[0] in summary.inner_text() and "channels-last" in table.inner_text()
+    page.locator("#acceleration-measure").click()
+    page.wait_for_selector("#acceleration-table .progress-bar", timeout=30_000)  # the measurement's bar
+    page.wait_for_function("!document.querySelector('#acceleration-summary')?.innerText"
+                           ".includes('Measured earlier')", timeout=240_000)
+    text = table.inner_text()
+    assert "tiny-retinanet-focal" in summary.inner_text() and "int8 static (x86)" in text
+    assert page.locator("#acceleration-plot .js-plotly-plot").count() == 1
+    assert page.locator(".toast-body.error").count() == 0 and not errors, errors
+    page.close()

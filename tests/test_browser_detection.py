@@ -4,7 +4,7 @@ that state them, and the gallery shows whole pictures with the scores against th
 from __future__ import annotations
 
 import pytest
-from test_browser import CHROMIUM, LAUNCH_ARGS
+from conftest import CHROMIUM
 
 from demos.detection import findings
 
@@ -12,16 +12,12 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not instal
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
-        page.goto(app_url + "?tab=detection")
-        page.wait_for_selector("#detection-gallery img", state="visible", timeout=120_000)
-        yield page
-        browser.close()
+def page(browser, app_url):
+    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    page.goto(app_url + "?tab=detection")
+    page.wait_for_selector("#detection-gallery img", state="visible", timeout=120_000)
+    yield page
+    page.context.close()
 
 
 def test_the_experiment_plots_render_with_their_sentences(page):

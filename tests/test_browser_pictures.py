@@ -8,17 +8,11 @@ Screenshots go to artifacts/browser/pictures_*.png.
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
+from conftest import ARTIFACTS, CHROMIUM, ROOT
 from PIL import Image
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "artifacts" / "browser"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LAPTOP = {"width": 1440, "height": 900}
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
@@ -59,17 +53,6 @@ def url():
 
     with served(["pose", "cyclegan"]) as address:
         yield address
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
 
 
 def _open(browser, url: str, tab: str, locale: str = "en-US"):

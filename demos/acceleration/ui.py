@@ -168,6 +168,6 @@ def create_demo() -> gr.Blocks:
         # One measurement at a time: a second request waits in this queue of one.
         button.click(accelerate_endpoint, inputs=[model, size, techniques, repeats], outputs=outputs,
                      api_name="accelerate", concurrency_id="acceleration", concurrency_limit=1)
-        model.change(show_kept, inputs=model, outputs=outputs, api_visibility="private", **ui.LIGHT_QUEUE)
-        demo.load(show_kept, inputs=model, outputs=outputs, api_visibility="private", **ui.LIGHT_QUEUE)
+        gr.on([model.change, ui.when_opened(demo)], show_kept, inputs=model, outputs=outputs,
+              api_visibility="private", **ui.LIGHT_QUEUE)
     return demo

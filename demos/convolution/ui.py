@@ -219,9 +219,9 @@ def create_demo() -> gr.Blocks:
         conv = dict(fn=convolution_endpoint, inputs=conv_inputs, outputs=conv_outputs, **ui.MODEL_QUEUE)
         run.click(**conv, api_name="convolution")
         gr.on(triggers, **conv, api_visibility="private", trigger_mode="always_last")
-        demo.load(**conv, api_visibility="private")
+        ui.when_opened(demo)(**conv, api_visibility="private")
         squeeze = dict(fn=compress_endpoint, inputs=compress_inputs, outputs=compress_outputs,
                        **ui.MODEL_QUEUE)
         button.click(**squeeze, api_name="compress")
-        demo.load(**squeeze, api_visibility="private")
+        ui.when_opened(demo)(**squeeze, api_visibility="private")
     return demo

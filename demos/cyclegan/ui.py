@@ -264,5 +264,5 @@ def create_demo() -> gr.Blocks:
             api_visibility="private",
             trigger_mode="always_last",
         )
-        demo.load(translate_in_page, **io, api_visibility="private")
+        ui.when_opened(demo)(translate_in_page, **io, api_visibility="private")
     return demo

@@ -293,6 +293,6 @@ def create_demo() -> gr.Blocks:
         found.change(_counts_markdown, found, counts, api_visibility="private", queue=False, js=LANGUAGE_JS)
         gr.on([image.change, anatomy_model.change, gamma.release, scope.change], **anatomy_io,
               api_name="loss_anatomy", trigger_mode="always_last")
-        demo.load(**detect_io, api_visibility="private")
-        demo.load(**anatomy_io, api_visibility="private")
+        ui.when_opened(demo)(**detect_io, api_visibility="private")
+        ui.when_opened(demo)(**anatomy_io, api_visibility="private")
     return demo

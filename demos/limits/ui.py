@@ -276,5 +276,5 @@ def create_demo() -> gr.Blocks:
         gr.on([source.change, mixed.change, seed.change, boxes_json.blur, image.change]
               + [s.release for s in (crowding, size, aspect, rotation, groups, group_size, nms, sigma)],
               **io, api_visibility="private", trigger_mode="always_last")
-        demo.load(**io, api_visibility="private")
+        ui.when_opened(demo)(**io, api_visibility="private")
     return demo

@@ -297,7 +297,7 @@ def create_demo() -> gr.Blocks:
 
         # The first picture, and again in the new language when the page switches (player.js).
         demo.load(None, js=PLAYER_JS)
-        opened = [demo.load, w.relabel.click]
+        opened = [ui.when_opened(demo), w.relabel.click]
         gr.on(opened, optimize, run_inputs, outputs, api_visibility="private", **light)
         gr.on(opened, step_view, step_inputs, [w.step_plot, w.step_text], api_visibility="private", **light)
         gr.on(opened, _rules, None, w.rules, api_visibility="private", **light)

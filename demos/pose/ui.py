@@ -252,5 +252,5 @@ def create_demo() -> gr.Blocks:
             api_visibility="private",
             trigger_mode="always_last",
         )
-        demo.load(**io, api_visibility="private")
+        ui.when_opened(demo)(**io, api_visibility="private")
     return demo

@@ -338,11 +338,11 @@ def create_demo() -> gr.Blocks:
         # at once, and a `change` of one of them could run while the image is still the old one.
         sliders = dict(inputs=image, outputs=[x1, y1, x2, y2], api_visibility="private", queue=False)
         image.change(span_image, **sliders)
-        demo.load(span_image, **sliders)
+        ui.when_opened(demo)(span_image, **sliders)
         image.upload(fit_region, [image, x1, y1, x2, y2], [x1, y1, x2, y2], api_visibility="private",
                      queue=False).then(**io, api_visibility="private", trigger_mode="always_last")
         gr.on([x1.release, y1.release, x2.release, y2.release, features.input, stride.input, output.release,
                sampling.release, aligned.input], **io, api_visibility="private", trigger_mode="always_last")
-        demo.load(**(io | {"fn": first_view}), api_visibility="private")
+        ui.when_opened(demo)(**(io | {"fn": first_view}), api_visibility="private")
     return demo
 
