@@ -20,7 +20,8 @@ import gradio as gr
 from shared import settings
 from shared.i18n import I18N, tr
 from shared.device import configure_threads
-from shared.ui import MODEL_CONCURRENCY, QUEUE_MAX_SIZE, create_models_demo, open_tab_from_link_js, opened_by
+from shared.models_tab import create_models_demo
+from shared.ui import MODEL_CONCURRENCY, QUEUE_MAX_SIZE, open_tab_from_link_js, opened_by
 
 # name -> (tab title, module with `create_demo()`). The tab bar groups them by THEMES below.
 DEMOS: dict[str, tuple[str, str]] = {
@@ -87,6 +88,22 @@ CSS = """
 #overview .question-link { justify-content: flex-start; text-align: left; white-space: normal; height: auto;
   min-height: var(--size-9); }
 #overview .theme-title p { font-size: 1.1em; font-weight: 600; margin: 0.6em 0 0.1em; }
+/* The Models tab: full columns that wrap; on a phone each model is a card of "label: value" lines. */
+#models-table table { width: 100%; border-collapse: collapse; font-size: var(--text-sm); }
+#models-table th, #models-table td { border-bottom: 1px solid var(--border-color-primary); padding: 6px 8px;
+  text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+#models-table th, #models-table td:nth-child(-n+2) { white-space: nowrap; }  /* names and tabs whole */
+#models-table td:nth-child(4) { text-align: right; white-space: nowrap; }
+@media (max-width: 700px) {
+  #models-table thead { display: none; }
+  #models-table table, #models-table tbody, #models-table tr, #models-table td {
+    display: block; width: 100%; }
+  #models-table tr { border: 1px solid var(--border-color-primary); border-radius: 8px; margin-bottom: 8px;
+    padding: 4px 8px; }
+  #models-table td { border: none; padding: 2px 0; text-align: left !important;
+    white-space: normal !important; }
+  #models-table td::before { content: attr(data-label) ": "; font-weight: 600; }
+}
 /* Less side padding where the screen is narrow (outside the app's scope, so no @media). */
 .main.app { padding-left: clamp(8px, 3vw, 32px) !important; padding-right: clamp(8px, 3vw, 32px) !important; }
 """

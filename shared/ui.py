@@ -1,7 +1,7 @@
-"""Gradio helpers every tab shares: error translation, the intro block, the models tab.
+"""Gradio helpers every tab shares: error translation, the intro block, when a tab computes.
 
-With `components` and `i18n`, the only modules of `shared` that import Gradio; model
-code never does.
+With `components`, `i18n` and `models_tab`, the only modules of `shared` that import
+Gradio; model code never does.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import gradio as gr
 import torch
 from gradio import processing_utils
 
-from shared import acceleration, settings
+from shared import settings
 from shared.i18n import tr
-from shared.loading import ModelUnavailable, availability, models_table
+from shared.loading import ModelUnavailable, availability
 from shared.registry import get_spec
 from shared.validation import BadInput, finite
 
@@ -221,41 +221,3 @@ def example_caching() -> dict[str, Any]:
     if settings.cache_examples():
         return {"cache_examples": True, "cache_mode": "lazy"}
     return {"cache_examples": False}
-
-
-def models_json() -> list[dict[str, Any]]:
-    """`/models`: every registered model, its tier and source, whether it is usable now, and the path
-    it is served through on this machine (shared.acceleration)."""
-    return [row | {"acceleration": acceleration.describe(row["name"], row["tier"])} for row in models_table()]
-
-
-MODEL_COLUMNS = ["name", "demo", "tier", "usable", "status", "acceleration", "size_mb", "reference_metric",
-                 "licence"]
-
-
-def models_rows() -> list[list[Any]]:
-    """The table on the Models tab: bundled models first, each tier grouped by demo, so
-    the order is the same whichever tab's module happened to register its models first."""
-    rows = sorted(models_json(), key=lambda row: (row["tier"] != "bundled", row["demo"]))
-    return [[row[c] for c in MODEL_COLUMNS] for row in rows]
-
-
-def create_models_demo() -> gr.Blocks:
-    """A small tab listing the registry; its refresh button is the `/models` endpoint."""
-    with gr.Blocks() as demo:
-        gr.Markdown(tr(
-            "models.intro",
-            "Every model the suite knows. **Bundled** models were trained by this project "
-            "and ship with it; **pretrained** ones are the published checkpoints, fetched on "
-            "first use and cached. Reference metrics are the publishers' figures.",
-        ))
-        table = gr.Dataframe(headers=MODEL_COLUMNS, interactive=False, wrap=True, elem_id="models-table",
-                             max_height=2400)  # every row on the page, no scroll box inside it
-        refresh = gr.Button(tr("models.refresh", "Refresh"), size="sm")
-        data = gr.JSON(visible=False)
-        refresh.click(models_json, outputs=data, api_name="models", **REGISTRY_QUEUE).then(
-            models_rows, outputs=table, api_visibility="private", **REGISTRY_QUEUE
-        )
-        when_opened(demo)(models_rows, outputs=table, api_visibility="private", **REGISTRY_QUEUE)
-    return demo
-

@@ -65,7 +65,7 @@ def tab_of(handler: Any) -> str:
     for name, (_, ui_module) in DEMOS.items():
         if module.startswith(ui_module.rsplit(".", 1)[0] + "."):
             return name
-    return "models" if module == "shared.ui" else module
+    return "models" if module == "shared.models_tab" else module
 
 
 @pytest.fixture(scope="session")

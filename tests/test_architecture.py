@@ -24,7 +24,7 @@ from tests.conftest import public_endpoints, tab_of
 ROOT = Path(__file__).resolve().parent.parent
 # Modules that are the interface: they may import Gradio. Every tab's ui.py is one; a tab whose
 # interface needs a second file lists it here (the optimizer playground's widget layout).
-UI_MODULES = {"shared.ui", "shared.components", "shared.i18n", "demos.optimizers.layout"}
+UI_MODULES = {"shared.ui", "shared.components", "shared.i18n", "shared.models_tab", "demos.optimizers.layout"}
 # Environment reads outside shared/settings.py that are still to move there, with the reason.
 ENVIRONMENT_READS_TO_MOVE = {
 }
