@@ -128,12 +128,27 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# The loader's statuses that a picker shows, as translation keys (registered here, once).
+STATUS_WORDS = {"needs download": tr("models.status.needs_download", "needs download"),
+                "missing checkpoint file": tr("models.status.missing_file", "missing checkpoint file")}
+
+
+def status_label(status: str) -> str:
+    """A loader status for a picker's label, in the page's language where it is one of ours:
+    "needs download (46 MB)" keeps its number and translates its words (Gradio translates a
+    key inside a label)."""
+    for prefix, words in STATUS_WORDS.items():
+        if status.startswith(prefix):
+            return words + status[len(prefix):]
+    return status
+
+
 def model_choices(names: list[str]) -> list[tuple[str, str]]:
     """(label, name) pairs for a model picker; the label says when a model is not usable now."""
     out = []
     for name in names:
         usable, status = availability(get_spec(name))
-        out.append((name if usable else f"{name} — {status}", name))
+        out.append((name if usable else f"{name} — " + status_label(status), name))
     return out
 
 

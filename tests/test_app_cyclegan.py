@@ -10,6 +10,8 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from shared.i18n import EN, I18N, ZH
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples" / "cyclegan").glob("*.png"))
 
@@ -121,6 +123,9 @@ def test_model_list_brackets_close_and_offline_photos_use_a_bundled_pair(app_url
     choices = _config_component(app_url, "cyclegan-model")["props"]["choices"]
     labels = [label for label, _ in choices]
     assert all(label.count("(") == label.count(")") for label in labels), labels
-    assert "cyclegan-horse2zebra — horse → zebra (ImageNet photos) — needs download (46 MB)" in labels
+    # The status's words go as a translation key (Gradio shows them in the page's language), its size as is.
+    needs = str(I18N("models.status.needs_download"))
+    assert f"cyclegan-horse2zebra — horse → zebra (ImageNet photos) — {needs} (46 MB)" in labels
+    assert EN["models.status.needs_download"] == "needs download" and "models.status.needs_download" in ZH
     example = _config_component(app_url, "cyclegan-examples-photos")["props"]
     assert len(example["samples"]) == 4 and "cyclegan.examples_photos_offline" in example["label"]

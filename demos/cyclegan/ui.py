@@ -57,7 +57,7 @@ def _choices() -> list[tuple[str, str]]:
         spec = get_spec(name)
         usable, status = availability(spec)
         what = spec.task.removeprefix("image translation (").removesuffix(")")  # inner brackets stay
-        label = f"{name} — {what}" + ("" if usable else f" — {status}")
+        label = f"{name} — {what}" + ("" if usable else " — " + ui.status_label(status))
         out.append((label, name))
     return out
 
