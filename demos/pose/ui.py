@@ -13,6 +13,7 @@ import gradio as gr
 import numpy as np
 
 from demos.domains import POSE
+from demos.pose import plots
 from demos.pose import registry as zoo
 from demos.pose.data import SKELETON
 from demos.pose.inference import as_json, estimate
@@ -240,6 +241,16 @@ def create_demo() -> gr.Blocks:
                 "the crowd; bottom-up runs one network per image and only its grouping step grows. "
                 "Produced by `python -m demos.pose.evaluate` on generated scenes with 1–16 people.",
             ))
+        measured = plots.load_measured()
+        if measured is not None:
+            record, path = measured
+            with gr.Accordion(tr("pose.accuracy", "Accuracy against the number of people (measured here)"),
+                              open=True):
+                gr.Plot(plots.accuracy_figure(record), show_label=False, elem_id="pose-accuracy")
+                scenes_n = next(iter(record["models"].values()))["sizes"]["styled_val"]
+                gr.Markdown(plots.accuracy_sentence(record) + f" Styled val scenes ({scenes_n}), measured by "
+                            f"`{record.get('command', 'python -m demos.pose.goals')}` "
+                            f"(`demos/pose/results/{path.name}`).", elem_id="pose-accuracy-text")
         # LANGUAGE_JS: the page's language travels with each request, for the captions.
         io = dict(fn=pose_endpoint, inputs=[image, methods, kt, pt], outputs=[overlays, evidence, data],
                   js=LANGUAGE_JS, **ui.MODEL_QUEUE)
