@@ -132,6 +132,10 @@ def test_paper_ohem_suppresses_overlapping_anchors_by_loss_then_keeps_the_top_b(
     value = losses.ohem_loss(logits, targets, num_foreground=1, anchors=anchors, batch=3, nms=0.7,
                              positive_fraction=None)
     assert float(value) == pytest.approx(ce[0] + ce[2] + ce[3], rel=1e-6)
+    # The ablation divides by the anchors kept (3) instead of the foreground ones (1).
+    mean = losses.ohem_loss(logits, targets, num_foreground=1, anchors=anchors, batch=3, nms=0.7,
+                            positive_fraction=None, mean_over_batch=True)
+    assert float(mean) == pytest.approx((ce[0] + ce[2] + ce[3]) / 3, rel=1e-6)
 
 
 @pytest.mark.parametrize("num_pos", [0, 3, 60])

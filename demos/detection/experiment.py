@@ -58,6 +58,9 @@ ARMS: dict[str, Arm] = {a.name: a for a in (
     Arm("focal-g1", "focal", {"gamma": 1.0, "alpha": 0.25}),
     Arm("focal-g5", "focal", {"gamma": 5.0, "alpha": 0.25}),
     Arm("ce-noprior", "ce", {"gamma": 0.0, "alpha": 0.75}, prior=False),
+    # Ablation: OHEM's loss averaged over its minibatch, to test whether its collapse at higher
+    # rates is the loss scale (128 terms over a handful of foreground anchors).
+    Arm("ohem-mean", "ohem", {"batch": 128, "nms": 0.7, "positive_fraction": 0.25, "mean_over_batch": 1.0}),
 )}
 
 

@@ -14,7 +14,8 @@ SUMMARY = Path(__file__).resolve().parent / "results" / "summary.json"
 ARM_NAMES = {"ce": "α-balanced CE", "focal": "focal loss (γ = 2)", "ohem": "OHEM (paper's)",
              "hnm": "SSD-style hard-negative mining", "focal-g0.5": "focal γ = 0.5",
              "focal-g1": "focal γ = 1", "focal-g5": "focal γ = 5",
-             "ce-noprior": "α-CE without the prior init"}
+             "ce-noprior": "α-CE without the prior init",
+             "ohem-mean": "OHEM, loss averaged over its 128 anchors (ablation)"}
 MAIN = ("ce", "focal", "ohem")
 
 

@@ -12,7 +12,9 @@ the choice and weighting of the terms differs.
   its cross-entropy summed over classes, non-maximum suppression at IoU 0.7 on those
   scores (over the boxes the anchors predict, see model.DetectorHead) removes
   near-duplicates, and a fixed minibatch of B = 128 anchors per image is kept, at most
-  a quarter of them positive (the 1:3 variant).
+  a quarter of them positive (the 1:3 variant). The ablation `mean_over_batch` divides
+  by the anchors kept instead of the foreground ones: with one object per image the usual
+  normaliser is a handful of anchors, so OHEM's 128 terms weigh far more than focal's.
 - hnm: SSD-style hard-negative mining. All positives are kept without scoring and the
   3P highest-loss negatives are added; no NMS and no fixed minibatch size.
 """
@@ -124,15 +126,17 @@ def ohem_loss(
     batch: int = OHEM_BATCH,
     nms: float = OHEM_NMS,
     positive_fraction: float | None = OHEM_POSITIVE_FRACTION,
+    mean_over_batch: bool = False,
 ) -> torch.Tensor:
     """Cross-entropy over the OHEM minibatch of one image; `anchors` are the (A, 4) xyxy boxes
-    NMS compares (the detector passes each anchor's predicted box)."""
+    NMS compares (the detector passes each anchor's predicted box). Divided by the foreground
+    anchors, or by the anchors kept with `mean_over_batch`."""
     ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
     anchor_loss = ce.sum(dim=1)  # (A,): an anchor is hard when its loss over all classes is high
     with torch.no_grad():
         keep = ohem_select(anchor_loss.detach(), anchors, targets.sum(dim=1) > 0, int(batch), nms,
                            positive_fraction)
-    return anchor_loss[keep].sum() / max(1, num_foreground)
+    return anchor_loss[keep].sum() / max(1, int(keep.sum()) if mean_over_batch else num_foreground)
 
 
 def hnm_select(
@@ -187,7 +191,7 @@ def classification_loss(
         if anchors is None:
             raise ValueError("OHEM needs the anchors' boxes for its NMS")
         return ohem_loss(logits, targets, num_foreground, anchors, p["batch"], p["nms"],
-                         p["positive_fraction"])
+                         p["positive_fraction"], bool(p.get("mean_over_batch", 0)))
     return hnm_loss(logits, targets, num_foreground, p["neg_per_pos"])
 
 

@@ -134,6 +134,8 @@ def custom_plan(args: argparse.Namespace) -> list[RunConfig]:
     seeds = [int(v) for v in args.seeds.split(",")]
     if any(v < 1 or v > 8 for v in levels):
         raise SweepError("--levels are objects per scene, from 1 to 8.")
+    if getattr(args, "tune", False):  # like the tuning runs, so the tuning table compares them
+        return [_tune_cfg(a, args.lr) for a in arms]
     warmup = min(200, args.steps // 4)
     return [RunConfig(a, lv, s, args.lr, steps=args.steps, warmup=warmup, eval_n=args.eval_n)
             for s in seeds for lv in levels for a in arms]
@@ -239,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float)
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--eval-n", type=int, default=500)
+    p.add_argument("--tune", action="store_true",
+                   help="with --arms: tuning runs (1,000 steps, 2 objects, tune split), as in its table")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     try:
