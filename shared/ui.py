@@ -181,7 +181,11 @@ def intro(demo: str, question: str, answer_md: str) -> None:
     button that copies a link reopening the tab as it is now (Gradio's deep links)."""
     with gr.Row(equal_height=True):
         gr.Markdown(tr(f"{demo}.question", question), elem_classes="tab-question")
-        gr.DeepLinkButton("Copy a link to this view", "Link copied", size="sm", scale=0, min_width=200)
+        # DeepLinkButton writes its texts into a script as they are: a translation key goes as its
+        # string form (the page translates it), the "copied" one escaped for the script's quotes.
+        copied = json.dumps(str(tr("intro.link_copied", "Link copied")))[1:-1]
+        gr.DeepLinkButton(str(tr("intro.copy_link", "Copy a link to this view")), copied, size="sm", scale=0,
+                          min_width=200)
     with gr.Accordion(tr("intro.short_answer", "Short answer"), open=False):
         gr.Markdown(tr(f"{demo}.answer", answer_md))
 

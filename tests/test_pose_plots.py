@@ -23,7 +23,8 @@ def test_the_figure_plots_the_measured_numbers_and_the_sentence_states_them():
         lo, hi = min(by_crowd), max(by_crowd)
         assert f"`{name}`: AP {by_crowd[lo]['AP']:.2f} with {lo}" in sentence
         assert f"{by_crowd[hi]['AP']:.2f} with {hi}" in sentence
-    leaders = re.findall(r"with (\d+) (?:person|people) `([\w-]+)` has the higher AP", sentence, re.IGNORECASE)
+    leaders = re.findall(r"with (\d+) (?:person|people) `([\w-]+)` has the higher AP", sentence,
+                         flags=re.IGNORECASE)
     assert len(leaders) == 2
     for n, leader in leaders:
         other = next(m for m in table if m != leader)
