@@ -156,14 +156,9 @@ def make_scene(pair: str, split: str, index: int, size: int, seed: int = 0) -> S
         else:
             shape_a, shape_b = "disc", "square"
             paint_b = np.broadcast_to(colour, a.shape)
-        cov_a = _coverage(shape_a, cy, cx, r, yy, xx)[..., None]  # (H, W, 1)
-        cov_b = _coverage(shape_b, cy, cx, r, yy, xx)[..., None]
-        a = a * (1 - cov_a) + colour * cov_a
-        b = b * (1 - cov_b) + paint_b * cov_b
-        mask_a |= cov_a[..., 0] > 0.5
-        mask_b |= cov_b[..., 0] > 0.5
-        half = int(np.ceil(r)) + 2
-        boxes.append((max(0, int(cy) - half), max(0, int(cx) - half), int(cy) + half + 2, int(cx) + half + 2))
+        a, mask_a = _composite(a, mask_a, _coverage(shape_a, cy, cx, r, yy, xx), colour)
+        b, mask_b = _composite(b, mask_b, _coverage(shape_b, cy, cx, r, yy, xx), paint_b)
+        boxes.append(_box(cy, cx, r))
     return Scene(
         a.astype(np.float32),
         b.astype(np.float32),
@@ -172,6 +167,21 @@ def make_scene(pair: str, split: str, index: int, size: int, seed: int = 0) -> S
         bg,
         np.asarray(boxes, np.int64).reshape(-1, 4),  # (K, 4), also when K = 0
     )
+
+
+def _composite(image: np.ndarray, mask: np.ndarray, coverage: np.ndarray,
+               paint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`paint` over `image` where an object covers it; `coverage` is (H, W) in [0, 1], and the
+    object mask grows by the pixels it covers at least half."""
+    cov = coverage[..., None]  # (H, W, 1)
+    return image * (1 - cov) + paint * cov, mask | (coverage > 0.5)
+
+
+def _box(cy: float, cx: float, r: float, right: int | None = None) -> tuple[int, int, int, int]:
+    """A (y0, x0, y1, x1) crop around one object with a margin, cut at column `right` if given."""
+    half = int(np.ceil(r)) + 2
+    x1 = int(cx) + half + 2 if right is None else min(right, int(cx) + half + 2)
+    return max(0, int(cy) - half), max(0, int(cx) - half), int(cy) + half + 2, x1
 
 
 def _position_scene(rng: np.random.Generator, size: int) -> Scene:
@@ -189,15 +199,9 @@ def _position_scene(rng: np.random.Generator, size: int) -> Scene:
         # The colour must stand out where the object is in A and where it is in B.
         colour = _colour(rng, np.stack([bg[int(cy), int(cx)], bg[int(cy), int(cx) + shift]]))  # (2, 3)
         shape = ("disc", "square")[int(rng.integers(2))]
-        cov_a = _coverage(shape, cy, cx, r, yy, xx)[..., None]  # (H, W, 1)
-        cov_b = _coverage(shape, cy, cx + shift, r, yy, xx)[..., None]
-        a = a * (1 - cov_a) + colour * cov_a
-        b = b * (1 - cov_b) + colour * cov_b
-        mask_a |= cov_a[..., 0] > 0.5
-        mask_b |= cov_b[..., 0] > 0.5
-        half = int(np.ceil(r)) + 2
-        boxes.append((max(0, int(cy) - half), max(0, int(cx) - half), int(cy) + half + 2,
-                      min(shift, int(cx) + half + 2)))
+        a, mask_a = _composite(a, mask_a, _coverage(shape, cy, cx, r, yy, xx), colour)
+        b, mask_b = _composite(b, mask_b, _coverage(shape, cy, cx + shift, r, yy, xx), colour)
+        boxes.append(_box(cy, cx, r, right=shift))
     return Scene(
         a.astype(np.float32),
         b.astype(np.float32),
