@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from demos.detection.data import SceneDataset
-from demos.detection.evaluate import evaluate
+from demos.detection.evaluate import evaluate, val_predictions
 from demos.detection.experiment import imbalance_of_level
 from demos.detection.model import load_checkpoint
 from demos.detection.registry import SWEEP_SHOWN, sweep_file, sweep_name
@@ -41,16 +40,7 @@ def test_fewer_objects_mean_more_background_per_object() -> None:
 
 def _bundled_predictions(n: int = 48) -> tuple[list[dict], list[dict], torch.nn.Module]:
     model = load_checkpoint(ROOT / "checkpoints" / "detection_focal.safetensors")
-    model.score_thresh = 0.05
-    dataset = SceneDataset("val", n)
-    detections, truths = [], []
-    with torch.no_grad():
-        for i in range(n):
-            image, target = dataset[i]
-            d = model([image])[0]
-            detections.append({k: d[k].numpy() for k in ("boxes", "scores", "labels")})
-            truths.append({k: target[k].numpy() for k in ("boxes", "labels")})
-    return detections, truths, model
+    return (*val_predictions(model, n), model)
 
 
 def test_bootstrap_ap_at_unit_weights_is_pycocotools_ap() -> None:

@@ -97,10 +97,10 @@ def inference_ms(model: torch.nn.Module, repeats: int = 20) -> float:
 
 
 @torch.no_grad()
-def error_profile(model: torch.nn.Module, n: int = 500) -> dict:
-    """Class-agnostic AP and AP50, and what the confident detections are, on val scenes 0..n-1."""
-    from .stats import ap_replicates, class_agnostic, error_counts
-
+@torch.no_grad()
+def val_predictions(model: torch.nn.Module, n: int) -> tuple[list[dict], list[dict]]:
+    """Detections (score threshold 0.05) and ground truth of val scenes 0..n-1, as numpy dicts,
+    the form pycocotools' matching in stats.py takes."""
     model.eval()
     model.score_thresh = 0.05
     dataset = SceneDataset("val", n)
@@ -110,6 +110,14 @@ def error_profile(model: torch.nn.Module, n: int = 500) -> dict:
         d = model([image])[0]
         detections.append({k: d[k].numpy() for k in ("boxes", "scores", "labels")})
         truths.append({k: target[k].numpy() for k in ("boxes", "labels")})
+    return detections, truths
+
+
+def error_profile(model: torch.nn.Module, n: int = 500) -> dict:
+    """Class-agnostic AP and AP50, and what the confident detections are, on val scenes 0..n-1."""
+    from .stats import ap_replicates, class_agnostic, error_counts
+
+    detections, truths = val_predictions(model, n)
     agnostic = ap_replicates(*class_agnostic(detections, truths), 1, np.ones((1, n)))
     counts = error_counts(detections, truths, model.head.classification_head.num_classes)
     return {"AP": float(agnostic["AP"][0]), "AP50": float(agnostic["AP50"][0])} | counts
