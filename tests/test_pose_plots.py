@@ -37,3 +37,23 @@ def test_a_constructed_record_names_the_leader_at_each_end():
     record = {"models": {"top": {"by_crowd": crowd(0.8, 0.3)}, "bottom": {"by_crowd": crowd(0.6, 0.5)}}}
     sentence = plots.accuracy_sentence(record)
     assert "With 1 person `top` has the higher AP, and with 6 people `bottom` has the higher AP." in sentence
+
+
+def test_the_sentence_in_chinese_states_the_same_numbers():
+    import app
+    from demos.pose.ui import accuracy_view
+
+    app.build_app(["pose"])
+
+    class Chinese:
+        cookies = {"visionlab-language": "zh-CN"}
+        headers: dict = {}
+
+    record, _ = plots.load_measured()
+    fig, text = accuracy_view(Chinese())
+    assert fig.layout.annotations[0].text == "关键点 AP（OKS）"
+    for name, by_crowd in plots.crowd_table(record).items():
+        lo, hi = min(by_crowd), max(by_crowd)
+        few, many = by_crowd[lo]["AP"], by_crowd[hi]["AP"]
+        assert f"`{name}`：{lo} 人时 AP 为 {few:.2f}，{hi} 人时为 {many:.2f}" in text
+    assert not re.search(r"\b(with|people|person|scenes)\b", text)

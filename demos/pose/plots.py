@@ -8,6 +8,7 @@ figure and its sentence are both made from that file, so they cannot disagree.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,35 @@ def crowd_table(record: dict[str, Any]) -> dict[str, dict[int, dict[str, float]]
             for name, model in record["models"].items() if "by_crowd" in model}
 
 
-def accuracy_figure(record: dict[str, Any], labels: dict[str, str] | None = None) -> go.Figure:
+# The figure's labels and the sentence's pieces, in English; the tab registers each for
+# translation (key "pose.accuracy.<name>") and passes them back in the page's language. Values
+# go in at [name]: the browser reads every text as an ICU message, where braces are syntax.
+TEXTS = {
+    "ap": "keypoint AP (OKS)",
+    "count": "scenes with the right number of people",
+    "people": "people in the scene",
+    "hover": "[x] people: [y] ([scenes] scenes)",
+    "one": "1 person",
+    "many": "[n] people",
+    "model": "`[name]`: AP [ap_few] with [few], [ap_many] with [many]; people counted right in [right_few] "
+             "and [right_many] of those scenes",
+    "leader": "with [crowd] `[leader]` has the higher AP",
+    "join": "; ",
+    "and": ", and ",
+    "end": ".",
+}
+
+
+def fill(template: str, **values: Any) -> str:
+    """`template` with each [name] replaced by its value."""
+    return re.sub(r"\[(\w+)\]", lambda m: str(values.get(m.group(1), m.group(0))), template)
+
+
+def accuracy_figure(record: dict[str, Any], texts: dict[str, str] | None = None) -> go.Figure:
     """Two panels over the crowd size: keypoint AP, and the share of scenes counted right."""
-    labels = {"ap": "keypoint AP (OKS)", "count": "scenes with the right number of people",
-              "people": "people in the scene", **(labels or {})}
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(labels["ap"], labels["count"]),
-                        horizontal_spacing=0.12)
+    t = TEXTS | (texts or {})
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(t["ap"], t["count"]), horizontal_spacing=0.12)
+    hover = fill(t["hover"], x="%{x}", y="%{y:.2f}", scenes="%{customdata}")
     for name, by_crowd in crowd_table(record).items():
         people = sorted(by_crowd)
         colour = COLOURS.get(name)
@@ -48,34 +72,40 @@ def accuracy_figure(record: dict[str, Any], labels: dict[str, str] | None = None
                 x=people, y=[by_crowd[n][key] for n in people], mode="lines+markers", name=name,
                 legendgroup=name, showlegend=col == 1, line={"color": colour},
                 customdata=[by_crowd[n]["scenes"] for n in people],
-                hovertemplate="%{x} people: %{y:.2f} (%{customdata} scenes)<extra>" + name + "</extra>"),
+                hovertemplate=hover + "<extra>" + name + "</extra>"),
                 row=1, col=col)
-    fig.update_xaxes(title_text=labels["people"], dtick=1)
+    fig.update_xaxes(title_text=t["people"], dtick=1)
     fig.update_yaxes(range=[0, 1])
     fig.update_layout(height=360, margin={"l": 50, "r": 20, "t": 40, "b": 90},
                       legend={"orientation": "h", "y": -0.3, "x": 0})
     return fig
 
 
-def accuracy_sentence(record: dict[str, Any]) -> str:
+def accuracy_sentence(record: dict[str, Any], texts: dict[str, str] | None = None) -> str:
     """What the figure shows, in numbers: each method's AP and counting at the smallest and the
     largest crowd, and which method is ahead at each."""
+    t = TEXTS | (texts or {})
     table = crowd_table(record)
     if not table:
         return ""
+
+    def crowd(n: int) -> str:
+        return t["one"] if n == 1 else fill(t["many"], n=n)
+
     parts = []
     for name, by_crowd in table.items():
         lo, hi = min(by_crowd), max(by_crowd)
         few, many = by_crowd[lo], by_crowd[hi]
-        parts.append(f"`{name}`: AP {few['AP']:.2f} with {lo} {'person' if lo == 1 else 'people'}, "
-                     f"{many['AP']:.2f} with {hi}; people counted right in "
-                     f"{few['count_right']:.0%} and {many['count_right']:.0%} of those scenes")
+        parts.append(fill(
+            t["model"], name=name, ap_few=f"{few['AP']:.2f}", few=crowd(lo), ap_many=f"{many['AP']:.2f}",
+            many=crowd(hi), right_few=f"{few['count_right']:.0%}", right_many=f"{many['count_right']:.0%}"))
     sizes = sorted(set.intersection(*(set(b) for b in table.values())))
     ahead = []
     if len(table) == 2 and sizes:
         (a, ta), (b, tb) = table.items()
         for n in (sizes[0], sizes[-1]):
             leader = a if ta[n]["AP"] >= tb[n]["AP"] else b
-            ahead.append(f"with {n} {'person' if n == 1 else 'people'} `{leader}` has the higher AP")
-    said = ", and ".join(ahead)
-    return "; ".join(parts) + (f". {said[:1].upper()}{said[1:]}." if said else ".")
+            ahead.append(fill(t["leader"], crowd=crowd(n), leader=leader))
+    said = t["and"].join(ahead)
+    sentence = t["join"].join(parts) + t["end"]
+    return sentence + (f" {said[:1].upper()}{said[1:]}{t['end']}" if said else "")

@@ -21,7 +21,15 @@ from shared import components as inputs
 from shared import domain, ui
 from shared.device import gpu
 from shared.drawing import draw_skeletons, heat_overlay
-from shared.i18n import LANGUAGE_JS, domain_warning, register_domain_texts, request_language, text_in, tr
+from shared.i18n import (
+    CHINESE,
+    LANGUAGE_JS,
+    domain_warning,
+    register_domain_texts,
+    request_language,
+    text_in,
+    tr,
+)
 from shared.images import load_image
 from shared.loading import ModelUnavailable, availability, offline
 from shared.registry import get_spec
@@ -167,6 +175,26 @@ def _photo_example_methods(bundled: list[str]) -> tuple[list[str], bool]:
     return (ready, True) if ready else (bundled, False)
 
 
+# The texts translated by key; the punctuation that joins them goes by language (Chinese uses
+# full-width marks and no "and").
+PUNCTUATION = {"en": {k: plots.TEXTS[k] for k in ("join", "and", "end")},
+               CHINESE: {"join": "；", "and": "；", "end": "。"}}
+ACCURACY_TEXTS = {k: v for k, v in plots.TEXTS.items() if k not in PUNCTUATION["en"]} | {
+    "source": "Styled val scenes ([n]), measured by `[command]` (`demos/pose/results/[file]`).",
+}
+
+
+def accuracy_view(request: gr.Request | None = None) -> tuple:
+    """The accuracy-against-people figure and its sentence, in the page's language."""
+    record, path = plots.load_measured()
+    lang = request_language(request)
+    texts = {key: text_in(f"pose.accuracy.{key}", lang) for key in ACCURACY_TEXTS} | PUNCTUATION[lang]
+    scenes_n = next(iter(record["models"].values()))["sizes"]["styled_val"]
+    command = record.get("command", "python -m demos.pose.goals")
+    source = plots.fill(texts["source"], n=scenes_n, command=command, file=path.name)
+    return plots.accuracy_figure(record, texts), plots.accuracy_sentence(record, texts) + " " + source
+
+
 def _models_table() -> str:
     rows = ["| method | family | reference | size | here |", "|---|---|---|---:|---|"]
     for name in zoo.pose_names():
@@ -241,16 +269,15 @@ def create_demo() -> gr.Blocks:
                 "the crowd; bottom-up runs one network per image and only its grouping step grows. "
                 "Produced by `python -m demos.pose.evaluate` on generated scenes with 1–16 people.",
             ))
-        measured = plots.load_measured()
-        if measured is not None:
-            record, path = measured
+        if plots.load_measured() is not None:
+            for key, english in ACCURACY_TEXTS.items():
+                tr(f"pose.accuracy.{key}", english)
             with gr.Accordion(tr("pose.accuracy", "Accuracy against the number of people (measured here)"),
                               open=True):
-                gr.Plot(plots.accuracy_figure(record), show_label=False, elem_id="pose-accuracy")
-                scenes_n = next(iter(record["models"].values()))["sizes"]["styled_val"]
-                gr.Markdown(plots.accuracy_sentence(record) + f" Styled val scenes ({scenes_n}), measured by "
-                            f"`{record.get('command', 'python -m demos.pose.goals')}` "
-                            f"(`demos/pose/results/{path.name}`).", elem_id="pose-accuracy-text")
+                accuracy_plot = gr.Plot(show_label=False, elem_id="pose-accuracy")
+                accuracy_text = gr.Markdown(elem_id="pose-accuracy-text")
+            ui.when_opened(demo)(accuracy_view, outputs=[accuracy_plot, accuracy_text], js=LANGUAGE_JS,
+                                 api_visibility="private", **ui.LIGHT_QUEUE)
         # LANGUAGE_JS: the page's language travels with each request, for the captions.
         io = dict(fn=pose_endpoint, inputs=[image, methods, kt, pt], outputs=[overlays, evidence, data],
                   js=LANGUAGE_JS, **ui.MODEL_QUEUE)
