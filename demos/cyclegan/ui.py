@@ -22,6 +22,7 @@ from shared.i18n import LANGUAGE_JS, domain_warning, register_domain_texts, requ
 from shared.images import BadInput, load_image
 from shared.loading import ModelUnavailable, availability, offline
 from shared.registry import get_spec
+from shared.templates import fill
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DIRECTIONS = ("A→B", "B→A")
@@ -77,15 +78,20 @@ def _resolve(model: str, direction: str) -> str:
     return back
 
 
-def _summary(name: str, m: dict[str, float], seconds: float) -> str:
-    cycle = f"{m['cycle_l1']:.3f}" if "cycle_l1" in m else "— (no reverse generator)"
-    return (
-        f"**{name}** in {seconds * 1000:.0f} ms. "
-        f"Structure kept: edge F-score **{m['structure_edge_f']:.2f}**, "
-        f"gradient SSIM {m['structure_grad_ssim']:.2f}. Texture changed: Gram distance "
-        f"**{m['texture_gram']:.3f}**, colour-histogram distance {m['texture_hist']:.3f}, mean pixel "
-        f"change {m['mean_abs_change']:.3f}. Cycle error A→B→A: **{cycle}**."
-    )
+SUMMARY = ("**[name]** in [ms] ms. Structure kept: edge F-score **[edge]**, gradient SSIM [ssim]. "
+           "Texture changed: Gram distance **[gram]**, colour-histogram distance [hist], mean pixel change "
+           "[change]. Cycle error A→B→A: **[cycle]**.")
+NO_REVERSE = "— (no reverse generator)"
+tr("cyclegan.summary", SUMMARY), tr("cyclegan.no_reverse", NO_REVERSE)  # looked up per request
+
+
+def _summary(name: str, m: dict[str, float], seconds: float, lang: str = "en") -> str:
+    """The metrics line under the pictures, in `lang` (texts registered in create_demo)."""
+    cycle = f"{m['cycle_l1']:.3f}" if "cycle_l1" in m else text_in("cyclegan.no_reverse", lang)
+    return fill(text_in("cyclegan.summary", lang), name=name, ms=f"{seconds * 1000:.0f}",
+                edge=f"{m['structure_edge_f']:.2f}", ssim=f"{m['structure_grad_ssim']:.2f}",
+                gram=f"{m['texture_gram']:.3f}", hist=f"{m['texture_hist']:.3f}",
+                change=f"{m['mean_abs_change']:.3f}", cycle=cycle)
 
 
 def _wrong_side_text(pair: str, side: str) -> str:
@@ -148,7 +154,7 @@ def _translate(image: str | None, model: str, direction: str, lang: str) -> tupl
         edge_overlay(result.input, result.output, edges=result.input_edges),
         difference_map(result.input, result.output),
         result.reconstruction,
-        (warning + "\n\n" if warning else "") + _summary(name, result.metrics, result.seconds),
+        (warning + "\n\n" if warning else "") + _summary(name, result.metrics, result.seconds, lang),
         data,
     )
 

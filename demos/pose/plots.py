@@ -8,12 +8,13 @@ figure and its sentence are both made from that file, so they cannot disagree.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+from shared.templates import fill
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # The latest measurement of the bundled models; the baseline (the models before retraining) if none.
@@ -52,11 +53,6 @@ TEXTS = {
     "and": ", and ",
     "end": ".",
 }
-
-
-def fill(template: str, **values: Any) -> str:
-    """`template` with each [name] replaced by its value."""
-    return re.sub(r"\[(\w+)\]", lambda m: str(values.get(m.group(1), m.group(0))), template)
 
 
 def accuracy_figure(record: dict[str, Any], texts: dict[str, str] | None = None) -> go.Figure:

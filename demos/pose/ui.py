@@ -33,6 +33,7 @@ from shared.i18n import (
 from shared.images import load_image
 from shared.loading import ModelUnavailable, availability, offline
 from shared.registry import get_spec
+from shared.templates import fill
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -191,7 +192,7 @@ def accuracy_view(request: gr.Request | None = None) -> tuple:
     texts = {key: text_in(f"pose.accuracy.{key}", lang) for key in ACCURACY_TEXTS} | PUNCTUATION[lang]
     scenes_n = next(iter(record["models"].values()))["sizes"]["styled_val"]
     command = record.get("command", "python -m demos.pose.goals")
-    source = plots.fill(texts["source"], n=scenes_n, command=command, file=path.name)
+    source = fill(texts["source"], n=scenes_n, command=command, file=path.name)
     return plots.accuracy_figure(record, texts), plots.accuracy_sentence(record, texts) + " " + source
 
 

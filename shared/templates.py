@@ -1,0 +1,16 @@
+"""Texts with values put in at [name].
+
+The browser reads every translated text as an ICU message, where braces are syntax, so a
+text computed per request (a measured sentence) marks its values with square brackets:
+`fill("AP [ap] with [n] people", ap="0.23", n=6)`. Gradio-free, so model code can use it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+
+def fill(template: str, **values: Any) -> str:
+    """`template` with each [name] replaced by its value; a [name] with no value stays as it is."""
+    return re.sub(r"\[(\w+)\]", lambda m: str(values.get(m.group(1), m.group(0))), template)
