@@ -86,6 +86,21 @@ def collapse_sentence(summary: dict) -> str:
             + "; ".join(parts) + ".")
 
 
+def lr_check_sentence(summary: dict) -> str:
+    """Runs that repeat a cell's seed at another rate: does the cell's result depend on the rate
+    tuned at 2 objects?"""
+    parts = []
+    for t in summary.get("lr_checks", []):
+        planned = "" if t["plan_AP"] is None else (
+            f" against {_pct(t['plan_AP'])} ({_pct(t['plan_aware_AP'])}) at the sweep's {t['plan_lr']:g}")
+        objects = f"{t['objects']} object{'s' if t['objects'] > 1 else ''}"
+        parts.append(f"{ARM_NAMES.get(t['arm'], t['arm'])} at {objects}, seed {t['seed']}, lr {t['lr']:g}: "
+                     f"class-agnostic AP {_pct(t['AP'])} (class-aware {_pct(t['aware_AP'])}){planned}")
+    if not parts:
+        return ""
+    return "Learning-rate checks (the same seed at another rate): " + "; ".join(parts) + "."
+
+
 def headline(summary: dict) -> str:
     """The experiment in a few sentences, for the tab and the README."""
     finished = summary.get("runs", 0)
@@ -99,7 +114,8 @@ def headline(summary: dict) -> str:
     sentences = [s for s in (level_sentence(summary, lv) for lv in levels) if s]
     note = (f"{finished} runs finished so far; cells with one seed have intervals from the val scenes "
             "only, so they understate the noise between training runs.")
-    return "\n\n".join([*sentences, *([collapse] if collapse else []), note])
+    checks = lr_check_sentence(summary)
+    return "\n\n".join([*sentences, *([collapse] if collapse else []), *([checks] if checks else []), note])
 
 
 def table_markdown(summary: dict) -> str:

@@ -18,17 +18,42 @@ from pathlib import Path
 import numpy as np
 
 from .stats import interval
-from .sweep import RESULTS, read_results
+from .sweep import RESULTS, plan_rates, read_results
+
+
+def on_plan(run: dict, rates: dict[str, float | None]) -> bool:
+    """A val run at the rate the sweep uses for its arm; other val runs are learning-rate checks."""
+    c = run["config"]
+    return c["eval_split"] == "val" and rates.get(c["arm"]) in (None, c["lr"])
 
 
 def cells(runs: dict[str, dict]) -> dict[tuple[str, int], list[dict]]:
-    """Finished val runs grouped by (arm, objects per scene), ordered by seed."""
+    """Finished val runs of the plan grouped by (arm, objects per scene), ordered by seed."""
+    rates = plan_rates(runs)
     grouped: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for run in runs.values():
-        c = run["config"]
-        if c["eval_split"] == "val":
-            grouped[(c["arm"], c["objects"])].append(run)
+        if on_plan(run, rates):
+            grouped[(run["config"]["arm"], run["config"]["objects"])].append(run)
     return {k: sorted(v, key=lambda r: r["config"]["seed"]) for k, v in grouped.items()}
+
+
+def lr_checks(runs: dict[str, dict]) -> list[dict]:
+    """Val runs at another rate than the plan's (e.g. focal at 8 objects with a larger step), each
+    beside the plan's run of the same arm, level and seed."""
+    rates = plan_rates(runs)
+    out = []
+    for run in runs.values():
+        c = run["config"]
+        if c["eval_split"] != "val" or on_plan(run, rates):
+            continue
+        planned = next((r for r in runs.values() if on_plan(r, rates) and all(
+            r["config"][k] == c[k] for k in ("arm", "objects", "seed"))), None)
+        out.append({"arm": c["arm"], "objects": c["objects"], "seed": c["seed"], "lr": c["lr"],
+                    "AP": run["metrics"]["agnostic"]["AP"], "aware_AP": run["metrics"]["aware"]["AP"],
+                    "plan_lr": rates.get(c["arm"]),
+                    "plan_AP": planned["metrics"]["agnostic"]["AP"] if planned else None,
+                    "plan_aware_AP": planned["metrics"]["aware"]["AP"] if planned else None})
+    return sorted(out, key=lambda t: (t["arm"], -t["objects"], t["lr"]))
 
 
 def _summary_of(group: list[dict], kind: str) -> dict:
@@ -74,7 +99,7 @@ def summarise(folder: Path = RESULTS) -> dict:
     levels_file = folder / "levels.json"
     levels = json.loads(levels_file.read_text()) if levels_file.exists() else []
     return {"cells": table, "tuning": sorted(tuning, key=lambda t: (t["arm"], t["lr"])), "levels": levels,
-            "problems": problems, "runs": len(runs)}
+            "lr_checks": lr_checks(runs), "problems": problems, "runs": len(runs)}
 
 
 def print_table(folder: Path = RESULTS, write: bool = True) -> dict:

@@ -95,15 +95,20 @@ def tuned_lr(arm: str, runs: dict[str, dict]) -> float | None:
     return best
 
 
+def plan_rates(runs: dict[str, dict]) -> dict[str, float | None]:
+    """The learning rate the sweep trains each arm with (None while its tuning is unfinished)."""
+    rate_of = {a: tuned_lr(a, runs) for a in (*MAIN_ARMS, "hnm")}
+    # The gamma sweep uses focal's rate, the run without the prior CE's (the paper varies one thing).
+    return rate_of | {"focal-g0.5": rate_of["focal"], "focal-g1": rate_of["focal"],
+                      "focal-g5": rate_of["focal"], "ce-noprior": rate_of["ce"]}
+
+
 def full_plan(runs: dict[str, dict]) -> tuple[list[RunConfig], int]:
     """Runs that can start now, in priority order, and how many more wait for a tuned rate."""
     def tuning(arm: str) -> list[RunConfig]:
         return [_tune_cfg(arm, lr) for lr in tuning_grid(arm, runs)]
 
-    rate_of = {a: tuned_lr(a, runs) for a in (*MAIN_ARMS, "hnm")}
-    # The gamma sweep uses focal's rate, the run without the prior CE's (the paper varies one thing).
-    rate_of |= {"focal-g0.5": rate_of["focal"], "focal-g1": rate_of["focal"], "focal-g5": rate_of["focal"],
-                "ce-noprior": rate_of["ce"]}
+    rate_of = plan_rates(runs)
     main = [(arm, level, 0) for level in LEVELS for arm in MAIN_ARMS]
     later = [(arm, level, seed) for seed in (1, 2) for level in LEVELS for arm in MAIN_ARMS]
     later += [("hnm", level, seed) for seed in range(3) for level in (1, 8)]
