@@ -118,3 +118,14 @@ def browser():
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def _torch_hub_dir_restored():
+    """Tests that point torch.hub at a folder of their own (a pre-populated or patched cache) get the
+    previous folder back afterwards, so a model they cached there is not "cached" for later tests."""
+    import torch.hub
+
+    before = torch.hub.get_dir()
+    yield
+    torch.hub.set_dir(before)
