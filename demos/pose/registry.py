@@ -52,7 +52,8 @@ def _bundled_metric(filename: str) -> str:
     val = meta.get("val", {})
     if "AP" not in val:
         return ""
-    return (f"keypoint AP {val['AP'] * 100:.1f} on {meta.get('val_n')} generated val scenes "
+    scenes = "styled (256 px)" if meta.get("data") == "styled" else "plain (128 px)"
+    return (f"keypoint AP {val['AP'] * 100:.1f} on {meta.get('val_n')} generated {scenes} val scenes "
             "(measured here; not comparable with COCO figures)")
 
 
