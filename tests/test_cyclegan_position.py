@@ -163,3 +163,38 @@ def test_receptive_field_of_the_generators_and_its_picture():
     assert picture.size == (32, 32)
     with pytest.raises(ValueError, match="outside"):
         effective_receptive_field(net, torch.rand(3, 32, 32), (40, 3))
+
+
+def test_each_destination_is_its_object_moved_by_the_pair_offset():
+    from demos.cyclegan.data import make_scene
+    from demos.cyclegan.receptive import destinations
+
+    scene = make_scene("position", "heldout", 0, 128)
+    found = destinations(scene)
+    assert len(found) == len(scene.boxes) > 0
+    for (sy, sx), (ty, tx), footprint in found:
+        assert (ty - sy, tx - sx) == scene.offset
+        assert footprint[sy, sx] and footprint.sum() > 0 and not (footprint & ~scene.mask_a).any()
+
+
+def test_the_tab_states_the_measured_reach_in_either_language():
+    import json
+
+    import app
+    from demos.cyclegan import receptive
+    from demos.cyclegan.ui import reach_view
+
+    app.build_app(["cyclegan"])
+    found = json.loads(receptive.RESULTS.read_text())
+    assert found["theoretical_px"] < 2 * found["travel_px"]  # the sentence's premise: ±half < the travel
+
+    class Chinese:
+        cookies = {"visionlab-language": "zh-CN"}
+        headers: dict = {}
+
+    for request in (None, Chinese()):
+        picture, text = reach_view(request)
+        assert picture.size == (384, 384)
+        stated = (f"{found['theoretical_px']} px", f"{found['r50_px']:.1f} px", f"{found['on_object']:.1%}")
+        assert all(value in text for value in stated), (stated, text)
+    assert "梯度" in text

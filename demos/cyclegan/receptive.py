@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -48,7 +49,8 @@ def effective_receptive_field(
     """
     if not 0 < share <= 1:
         raise ValueError(f"share must be in (0, 1], not {share}")
-    x = (image[None] if image.dim() == 3 else image).detach().float().clone().requires_grad_(True)
+    device = next(net.parameters()).device  # the picture goes where the network is (a GPU on a Space)
+    x = (image[None] if image.dim() == 3 else image).detach().float().to(device).clone().requires_grad_(True)
     y0, x0 = pixel
     with torch.enable_grad():
         out = net(x)  # (1, C, H', W')
@@ -57,7 +59,7 @@ def effective_receptive_field(
         total = torch.zeros(x.shape[-2:], dtype=torch.float64)
         for c in range(out.shape[1]):
             (grad,) = torch.autograd.grad(out[0, c, y0, x0], x, retain_graph=c + 1 < out.shape[1])
-            total += grad[0].abs().sum(0).double()  # (3, H, W) -> (H, W)
+            total += grad[0].abs().sum(0).double().cpu()  # (3, H, W) -> (H, W)
     g = total.numpy()
     mass = g.sum()
     mask = np.zeros(g.shape, bool)
@@ -140,3 +142,94 @@ def draw_receptive_field(
         draw.line([sx, sy, x, y], fill=(0, 255, 255), width=1)
         draw.ellipse([sx - 2, sy - 2, sx + 2, sy + 2], fill=(0, 255, 255))
     return picture
+
+
+# ---------------------------------------------------------------- the measurement the tab shows
+
+RESULTS = Path(__file__).resolve().parent / "results" / "receptive.json"
+CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "cyclegan_texture.safetensors"
+
+
+def destinations(scene) -> list[tuple[tuple[int, int], tuple[int, int], np.ndarray]]:
+    """For each object of a position scene: (its centre in A, where a true translation puts it,
+    its footprint in A as an (H, W) bool mask)."""
+    dy, dx = scene.offset
+    out = []
+    for y0, x0, y1, x1 in scene.boxes:
+        footprint = np.zeros_like(scene.mask_a)
+        footprint[y0:y1, x0:x1] = scene.mask_a[y0:y1, x0:x1]
+        ys, xs = np.nonzero(footprint)
+        if not ys.size:
+            continue
+        cy, cx = int(round(ys.mean())), int(round(xs.mean()))
+        out.append(((cy, cx), (cy + dy, cx + dx), footprint))
+    return out
+
+
+def measure(net: nn.Module, scenes: int = 4, size: int = 128) -> dict:
+    """On held-out position scenes: at each object's destination pixel, how far the generator looks
+    (radius holding 50 % and 75 % of the gradient) and how much of it falls on the object to copy."""
+    from .data import make_scene, to_tensor
+
+    rows = []
+    for i in range(scenes):
+        scene = make_scene("position", "heldout", i, size)
+        image = to_tensor([scene.a])[0]  # (3, H, W) in [-1, 1]
+        for source, target, footprint in destinations(scene):
+            if not (0 <= target[1] < size):
+                continue
+            half = effective_receptive_field(net, image, target, share=0.5)
+            most = effective_receptive_field(net, image, target, share=0.75)
+            rows.append({"scene": i, "source": source, "target": target, "r50_px": half.radius_px,
+                         "r75_px": most.radius_px, "on_object": mass_share(half, footprint),
+                         "travel_px": float(np.hypot(target[0] - source[0], target[1] - source[1]))})
+    return {
+        "theoretical_px": theoretical_receptive_field(net),
+        "travel_px": float(np.median([r["travel_px"] for r in rows])),
+        "r50_px": float(np.median([r["r50_px"] for r in rows])),
+        "r75_px": float(np.median([r["r75_px"] for r in rows])),
+        "on_object": float(np.mean([r["on_object"] for r in rows])),
+        "pixels": len(rows), "scenes": scenes, "size": size, "rows": rows,
+    }
+
+
+def destination_picture(net: nn.Module, index: int = 0, size: int = 128, scale: int = 3) -> Image.Image:
+    """Held-out position scene `index` with the field of its first object's destination pixel drawn
+    (half the gradient's mass) and an arrow from the object it would have to copy; enlarged
+    `scale` times (nearest neighbour) so the overlay reads on a laptop."""
+    from .data import make_scene, to_tensor
+
+    scene = make_scene("position", "heldout", index, size)
+    source, target, _ = destinations(scene)[0]
+    field = effective_receptive_field(net, to_tensor([scene.a])[0], target, share=0.5)
+    picture = draw_receptive_field(scene.a, field, source=source)
+    return picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    import argparse
+    import json
+
+    from shared.device import machine_description
+
+    from .model import load_pair
+
+    parser = argparse.ArgumentParser(description="The shipped texture generator's receptive field on "
+                                                 "held-out position scenes")
+    parser.add_argument("--scenes", type=int, default=4)
+    parser.add_argument("--json", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    g_ab, _, _ = load_pair(CHECKPOINT)
+    found = measure(g_ab.eval(), args.scenes) | {
+        "generator": "cyclegan-plain2striped (checkpoints/cyclegan_texture.safetensors)",
+        "command": "python -m demos.cyclegan.receptive", "machine": machine_description()}
+    print(f"theoretical field {found['theoretical_px']} px; {found['pixels']} destination pixels: half the "
+          f"gradient within {found['r50_px']:.1f} px, 75 % within {found['r75_px']:.1f} px, "
+          f"{found['on_object']:.1%} on the object to copy ({found['travel_px']:.0f} px away)")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(found, indent=1) + "\n")
+    return found
+
+
+if __name__ == "__main__":
+    main()

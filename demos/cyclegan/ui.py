@@ -12,6 +12,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
+from demos.cyclegan import receptive
 from demos.cyclegan import registry as zoo
 from demos.cyclegan.inference import difference_map, edge_overlay, reverse_of, translate
 from demos.domains import CYCLEGAN, cyclegan_domain_name
@@ -20,7 +21,7 @@ from shared import domain, ui
 from shared.device import gpu
 from shared.i18n import LANGUAGE_JS, domain_warning, register_domain_texts, request_language, text_in, tr
 from shared.images import BadInput, load_image
-from shared.loading import ModelUnavailable, availability, offline
+from shared.loading import ModelUnavailable, availability, get_model, offline
 from shared.registry import get_spec
 from shared.templates import fill
 
@@ -82,7 +83,14 @@ SUMMARY = ("**[name]** in [ms] ms. Structure kept: edge F-score **[edge]**, grad
            "Texture changed: Gram distance **[gram]**, colour-histogram distance [hist], mean pixel change "
            "[change]. Cycle error A→B→A: **[cycle]**.")
 NO_REVERSE = "— (no reverse generator)"
-tr("cyclegan.summary", SUMMARY), tr("cyclegan.no_reverse", NO_REVERSE)  # looked up per request
+REACH = ("The shipped generator's convolutions reach [theoretical] px (±[half] px around each output pixel), "
+         "and an object of the position pair has to travel [travel] px. Measured by gradients at [pixels] "
+         "destination pixels of held-out position scenes, half of what decides an output pixel lies within "
+         "[r50] px of it and 75 % within [r75] px; only [on_object] lies on the object it would have to "
+         "copy. Drawn: one destination pixel (cross), the input pixels holding half of its gradient "
+         "(tinted, inside the circle) and the object it would have to copy (the cyan line's end). "
+         "Measured by `python -m demos.cyclegan.receptive`.")
+tr("cyclegan.summary", SUMMARY), tr("cyclegan.no_reverse", NO_REVERSE), tr("cyclegan.reach", REACH)
 
 
 def _summary(name: str, m: dict[str, float], seconds: float, lang: str = "en") -> str:
@@ -92,6 +100,20 @@ def _summary(name: str, m: dict[str, float], seconds: float, lang: str = "en") -
                 edge=f"{m['structure_edge_f']:.2f}", ssim=f"{m['structure_grad_ssim']:.2f}",
                 gram=f"{m['texture_gram']:.3f}", hist=f"{m['texture_hist']:.3f}",
                 change=f"{m['mean_abs_change']:.3f}", cycle=cycle)
+
+
+@gpu
+def reach_view(request: gr.Request | None = None) -> tuple[Image.Image, str]:
+    """Why the generator cannot move things: its measured reach, drawn and stated."""
+    import json
+
+    found = json.loads(receptive.RESULTS.read_text())
+    picture = receptive.destination_picture(get_model("cyclegan-plain2striped"))
+    text = fill(text_in("cyclegan.reach", request_language(request)), theoretical=found["theoretical_px"],
+                half=found["theoretical_px"] // 2, travel=f"{found['travel_px']:.0f}", pixels=found["pixels"],
+                r50=f"{found['r50_px']:.1f}", r75=f"{found['r75_px']:.1f}",
+                on_object=f"{found['on_object']:.1%}")
+    return picture, text
 
 
 def _wrong_side_text(pair: str, side: str) -> str:
@@ -260,6 +282,15 @@ def create_demo() -> gr.Blocks:
                 gr.Markdown(tr("cyclegan.why", WHY))
                 with gr.Accordion(tr("cyclegan.json", "Metrics as JSON"), open=False):
                     data.render()
+        if receptive.RESULTS.is_file() and "cyclegan-plain2striped" in bundled:
+            with gr.Accordion(tr("cyclegan.reach_title", "Why it cannot move things: how far the generator "
+                                                          "looks (measured)"), open=True):
+                with gr.Row():
+                    reach_picture = gr.Image(show_label=False, elem_id="cyclegan-reach", height=384,
+                                             buttons=["download", "fullscreen"], scale=1)
+                    reach_text = gr.Markdown(elem_id="cyclegan-reach-text")
+            ui.when_opened(demo)(reach_view, outputs=[reach_picture, reach_text], js=LANGUAGE_JS,
+                                 api_visibility="private", **ui.MODEL_QUEUE)
         # LANGUAGE_JS: the page's language travels with each request, for the warnings.
         io = dict(inputs=[image, model, direction], outputs=outputs, js=LANGUAGE_JS, **ui.MODEL_QUEUE)
         run.click(translate_endpoint, **io, api_name="translate")
