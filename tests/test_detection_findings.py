@@ -92,3 +92,27 @@ def test_collapsed_tuning_runs_are_named_with_their_rates() -> None:
     summary = {"cells": [], "tuning": tuning}
     assert findings.collapse_sentence(summary).endswith("OHEM (paper's) at 1 of its 2 rates (0.01).")
     assert "no confident detections" in findings.headline(summary)
+
+
+def _run(arm: str, objects: int, lr: float, ap: float, split: str = "val", seed: int = 0) -> dict:
+    metrics = {kind: {"AP": ap, "AP50": ap, "AP75": ap, "bootstrap_AP": [ap] * 3}
+               for kind in ("agnostic", "aware")}
+    kinds = ("correct", "duplicate", "wrong_class", "poorly_localised", "background", "missed")
+    metrics["errors"] = dict.fromkeys(kinds, 0.0)
+    return {"config": {"arm": arm, "objects": objects, "lr": lr, "seed": seed, "eval_split": split},
+            "metrics": metrics, "training": {"curve": []}}
+
+
+def test_a_run_at_another_rate_is_a_check_beside_its_planned_run_not_a_seed_of_the_cell() -> None:
+    from demos.detection import report, sweep
+
+    # focal's tuning picks 0.01 (its best rate), so the 0.04 run at 8 objects is a check.
+    runs = {sweep._tune_cfg("focal", lr).run_id: _run("focal", 2, lr, ap, split="tune") for lr, ap in
+            ((0.005, 0.3), (0.01, 0.5), (0.02, 0.4), (0.04, 0.2))}
+    runs |= {"plan": _run("focal", 8, 0.01, 0.49), "check": _run("focal", 8, 0.04, 0.60)}
+    cells = report.cells(runs)
+    assert [r["config"]["lr"] for r in cells[("focal", 8)]] == [0.01]
+    (check,) = report.lr_checks(runs)
+    assert (check["lr"], check["AP"], check["plan_lr"], check["plan_AP"]) == (0.04, 0.60, 0.01, 0.49)
+    sentence = findings.lr_check_sentence({"lr_checks": [check]})
+    assert "at 8 objects, seed 0, lr 0.04: class-agnostic AP 60.0" in sentence and "49.0" in sentence
