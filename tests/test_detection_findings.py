@@ -116,3 +116,15 @@ def test_a_run_at_another_rate_is_a_check_beside_its_planned_run_not_a_seed_of_t
     assert (check["lr"], check["AP"], check["plan_lr"], check["plan_AP"]) == (0.04, 0.60, 0.01, 0.49)
     sentence = findings.lr_check_sentence({"lr_checks": [check]})
     assert "at 8 objects, seed 0, lr 0.04: class-agnostic AP 60.0" in sentence and "49.0" in sentence
+
+
+def test_a_check_that_reverses_two_arms_is_said_to() -> None:
+    check = {"arm": "focal", "objects": 8, "seed": 0, "lr": 0.04, "AP": 0.60, "aware_AP": 0.45,
+             "plan_lr": 0.01, "plan_AP": 0.49, "plan_aware_AP": 0.24}
+    cells = [_cell("ce", 8, 0.55, 0.53, 0.57), _cell("ohem", 8, 0.40, 0.38, 0.42)]
+    summary = {"lr_checks": [check], "cells": cells}
+    (flip,) = findings.order_flips(summary)  # ahead of CE only now; ahead of OHEM either way
+    assert flip.startswith("At 8 objects, focal loss (γ = 2) at lr 0.04 (60.0) is ahead of α-balanced CE")
+    assert flip in findings.lr_check_sentence(summary)
+    check["AP"] = 0.52
+    assert findings.order_flips(summary) == []

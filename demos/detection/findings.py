@@ -98,7 +98,30 @@ def lr_check_sentence(summary: dict) -> str:
                      f"class-agnostic AP {_pct(t['AP'])} (class-aware {_pct(t['aware_AP'])}){planned}")
     if not parts:
         return ""
-    return "Learning-rate checks (the same seed at another rate): " + "; ".join(parts) + "."
+    flips = order_flips(summary)
+    return ("Learning-rate checks (the same seed at another rate): " + "; ".join(parts) + "."
+            + (" " + " ".join(flips) if flips else ""))
+
+
+def order_flips(summary: dict) -> list[str]:
+    """Where a check reverses the order of two main arms at its level: the comparison there is
+    the tuned rate's doing as much as the loss's, so the sentence says so."""
+    out = []
+    for t in summary.get("lr_checks", []):
+        if t["plan_AP"] is None:
+            continue
+        for other in MAIN:
+            rival = cell(summary, other, t["objects"])
+            if other == t["arm"] or rival is None:
+                continue
+            theirs = rival["agnostic"]["mean"]
+            if (t["plan_AP"] - theirs) * (t["AP"] - theirs) < 0:
+                objects = f"{t['objects']} object{'s' if t['objects'] > 1 else ''}"
+                out.append(f"At {objects}, {ARM_NAMES.get(t['arm'], t['arm'])} at lr {t['lr']:g} "
+                           f"({_pct(t['AP'])}) is {'ahead of' if t['AP'] > theirs else 'behind'} "
+                           f"{ARM_NAMES[other]} at its rate ({_pct(theirs)}), the reverse of the table's "
+                           f"order: there the comparison depends on the rate as much as on the loss.")
+    return out
 
 
 def headline(summary: dict) -> str:
