@@ -106,9 +106,11 @@ def raw_call(url: str, api_name: str, body: str, timeout: float = 60.0) -> tuple
     return event, data
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium for every browser test; each test opens its own context in it."""
+    """A headless Chromium for one test module; each test opens its own context in it. Per module,
+    not per session: while Playwright's sync API is open it holds an event loop on this thread,
+    and tests that call `asyncio.run` (the MCP client) must not run inside it."""
     if CHROMIUM is None:
         pytest.skip("Chromium is not installed (.ci/run installs it)")
     from playwright.sync_api import sync_playwright
