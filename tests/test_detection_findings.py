@@ -124,7 +124,16 @@ def test_a_check_that_reverses_two_arms_is_said_to() -> None:
     cells = [_cell("ce", 8, 0.55, 0.53, 0.57), _cell("ohem", 8, 0.40, 0.38, 0.42)]
     summary = {"lr_checks": [check], "cells": cells}
     (flip,) = findings.order_flips(summary)  # ahead of CE only now; ahead of OHEM either way
-    assert flip.startswith("At 8 objects, focal loss (γ = 2) at lr 0.04 (60.0) is ahead of α-balanced CE")
+    assert flip.startswith("At 8 objects, focal loss (γ = 2) at lr 0.04 (60.0) is ahead of α-balanced CE at "
+                           "its rate (55.0):")
     assert flip in findings.lr_check_sentence(summary)
-    check["AP"] = 0.52
+    # CE's own check at a better rate: named, and whether it keeps CE behind.
+    summary["lr_checks"].append(check | {"arm": "ce", "lr": 0.08, "AP": 0.58, "plan_AP": 0.55})
+    assert "and of its best rate tried there (58.0)" in findings.order_flips(summary)[0]
+    summary["lr_checks"][1]["AP"] = 0.62
+    assert "though not of its best rate tried there (62.0)" in findings.order_flips(summary)[0]
+    del summary["lr_checks"][1]
+    check["AP"] = 0.52  # better than the plan, still behind CE
+    assert findings.order_flips(summary) == []
+    check.update(AP=0.30, plan_AP=0.60)  # a worse rate falling behind says nothing
     assert findings.order_flips(summary) == []

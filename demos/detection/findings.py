@@ -104,23 +104,31 @@ def lr_check_sentence(summary: dict) -> str:
 
 
 def order_flips(summary: dict) -> list[str]:
-    """Where a check reverses the order of two main arms at its level: the comparison there is
-    the tuned rate's doing as much as the loss's, so the sentence says so."""
+    """Where a check at a better rate than the plan's overtakes another main arm at its level: the
+    comparison there is the tuned rate's doing as much as the loss's, so the sentence says so,
+    and whether the overtaken arm's own best rate tried there keeps it behind. (A check at a
+    worse rate losing ground says nothing: any arm can be trained badly.)"""
+    checks = summary.get("lr_checks", [])
     out = []
-    for t in summary.get("lr_checks", []):
-        if t["plan_AP"] is None:
+    for t in checks:
+        if t["plan_AP"] is None or t["AP"] <= t["plan_AP"]:
             continue
         for other in MAIN:
             rival = cell(summary, other, t["objects"])
             if other == t["arm"] or rival is None:
                 continue
             theirs = rival["agnostic"]["mean"]
-            if (t["plan_AP"] - theirs) * (t["AP"] - theirs) < 0:
-                objects = f"{t['objects']} object{'s' if t['objects'] > 1 else ''}"
-                out.append(f"At {objects}, {ARM_NAMES.get(t['arm'], t['arm'])} at lr {t['lr']:g} "
-                           f"({_pct(t['AP'])}) is {'ahead of' if t['AP'] > theirs else 'behind'} "
-                           f"{ARM_NAMES[other]} at its rate ({_pct(theirs)}), the reverse of the table's "
-                           f"order: there the comparison depends on the rate as much as on the loss.")
+            if not t["plan_AP"] < theirs < t["AP"]:
+                continue
+            tried = [c["AP"] for c in checks if (c["arm"], c["objects"]) == (other, t["objects"])]
+            best = max([theirs, *tried])
+            objects = f"{t['objects']} object{'s' if t['objects'] > 1 else ''}"
+            rest = (f"and of its best rate tried there ({_pct(best)})" if best < t["AP"] else
+                    f"though not of its best rate tried there ({_pct(best)})") if best > theirs else ""
+            out.append(f"At {objects}, {ARM_NAMES.get(t['arm'], t['arm'])} at lr {t['lr']:g} "
+                       f"({_pct(t['AP'])}) is ahead of {ARM_NAMES[other]} at its rate ({_pct(theirs)})"
+                       + (f", {rest}" if rest else "")
+                       + ": the table's order at this level is the tuned rate's doing as much as the loss's.")
     return out
 
 
