@@ -137,3 +137,14 @@ def test_a_check_that_reverses_two_arms_is_said_to() -> None:
     assert findings.order_flips(summary) == []
     check.update(AP=0.30, plan_AP=0.60)  # a worse rate falling behind says nothing
     assert findings.order_flips(summary) == []
+
+
+def test_the_best_rate_tried_for_each_arm_is_compared_at_seed_0() -> None:
+    focal, ce = _cell("focal", 8, 0.51, 0.40, 0.60), _cell("ce", 8, 0.57, 0.55, 0.59)
+    focal["agnostic"]["per_seed"], ce["agnostic"]["per_seed"] = [0.49, 0.52, 0.52], [0.568, 0.58, 0.56]
+    checks = [{"arm": "focal", "objects": 8, "seed": 0, "lr": 0.04, "AP": 0.602},
+              {"arm": "ce", "objects": 8, "seed": 0, "lr": 0.08, "AP": 0.588},
+              {"arm": "ce", "objects": 8, "seed": 1, "lr": 0.08, "AP": 0.99}]  # another seed: not compared
+    sentence = findings.best_rates_sentence({"cells": [focal, ce], "lr_checks": checks})
+    assert sentence == ("At the best rate tried for each arm (seed 0): at 8 objects, focal loss (γ = 2) 60.2 "
+                        "(lr 0.04, of 2 tried), α-balanced CE 58.8 (lr 0.08, of 2 tried).")

@@ -132,6 +132,32 @@ def order_flips(summary: dict) -> list[str]:
     return out
 
 
+def best_rates_sentence(summary: dict) -> str:
+    """At each level with learning-rate checks: every main arm at the best rate tried for it
+    (seed 0, the planned run included), best first. The fair comparison the plan's single
+    tuned rate per arm cannot give."""
+    checks = summary.get("lr_checks", [])
+    parts = []
+    for objects in sorted({t["objects"] for t in checks}, reverse=True):
+        tried: dict[str, list[tuple[float, float]]] = {}
+        for arm in MAIN:
+            c = cell(summary, arm, objects)
+            if c and 0 in c["seeds"]:
+                tried[arm] = [(c["agnostic"]["per_seed"][c["seeds"].index(0)], c["lr"])]
+        for t in checks:
+            if t["arm"] in tried and t["objects"] == objects and t["seed"] == 0:
+                tried[t["arm"]].append((t["AP"], t["lr"]))
+        if len(tried) < 2:
+            continue
+        best = sorted(((max(v), a) for a, v in tried.items()), reverse=True)
+        label = f"{objects} object{'s' if objects > 1 else ''}"
+        parts.append(f"at {label}, " + ", ".join(
+            f"{ARM_NAMES[a]} {_pct(ap)} (lr {lr:g}, of {len(tried[a])} tried)" for (ap, lr), a in best))
+    if not parts:
+        return ""
+    return "At the best rate tried for each arm (seed 0): " + "; ".join(parts) + "."
+
+
 def headline(summary: dict) -> str:
     """The experiment in a few sentences, for the tab and the README."""
     finished = summary.get("runs", 0)
@@ -145,7 +171,7 @@ def headline(summary: dict) -> str:
     sentences = [s for s in (level_sentence(summary, lv) for lv in levels) if s]
     note = (f"{finished} runs finished so far; cells with one seed have intervals from the val scenes "
             "only, so they understate the noise between training runs.")
-    checks = lr_check_sentence(summary)
+    checks = " ".join(x for x in (lr_check_sentence(summary), best_rates_sentence(summary)) if x)
     return "\n\n".join([*sentences, *([collapse] if collapse else []), *([checks] if checks else []), note])
 
 
