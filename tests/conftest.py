@@ -2,7 +2,6 @@
 
 import inspect
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,12 +20,19 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-# Browser tests drive Debian's Chromium (.ci/run installs it) through Playwright; screenshots
-# go to artifacts/browser/ (kept by CI as artifacts).
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# Browser tests drive Debian's Chromium (.ci/run installs it) through Playwright, launched as
+# the page benchmark launches it; screenshots go to artifacts/browser/ (kept by CI as artifacts).
+from benchmarks.page import chromium, chromium_path  # noqa: E402  (after the path set-up above)
+
+CHROMIUM = chromium_path()
 ARTIFACTS = ROOT / "artifacts" / "browser"
+
+
+class ChineseRequest:
+    """Stands in for a `gr.Request` from a page set to Simplified Chinese (the language cookie)."""
+
+    cookies = {"visionlab-language": "zh-CN"}
+    headers: dict = {}
 
 
 # URL -> the app `served` launched there, for tests that look up its events.
@@ -113,13 +119,9 @@ def browser():
     and tests that call `asyncio.run` (the MCP client) must not run inside it."""
     if CHROMIUM is None:
         pytest.skip("Chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import ChineseRequest
 from scipy.ndimage import binary_erosion, gaussian_filter
 from torch import nn
 
@@ -188,11 +189,7 @@ def test_the_tab_states_the_measured_reach_in_either_language():
     found = json.loads(receptive.RESULTS.read_text())
     assert found["theoretical_px"] < 2 * found["travel_px"]  # the sentence's premise: ±half < the travel
 
-    class Chinese:
-        cookies = {"visionlab-language": "zh-CN"}
-        headers: dict = {}
-
-    for request in (None, Chinese()):
+    for request in (None, ChineseRequest()):
         picture, text = reach_view(request)
         assert picture.size == (384, 384)
         stated = (f"{found['theoretical_px']} px", f"{found['r50_px']:.1f} px", f"{found['on_object']:.1%}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from conftest import ChineseRequest
+
 from demos.pose import plots
 
 
@@ -45,12 +47,8 @@ def test_the_sentence_in_chinese_states_the_same_numbers():
 
     app.build_app(["pose"])
 
-    class Chinese:
-        cookies = {"visionlab-language": "zh-CN"}
-        headers: dict = {}
-
     record, _ = plots.load_measured()
-    fig, text = accuracy_view(Chinese())
+    fig, text = accuracy_view(ChineseRequest())
     assert fig.layout.annotations[0].text == "关键点 AP（OKS）"
     for name, by_crowd in plots.crowd_table(record).items():
         lo, hi = min(by_crowd), max(by_crowd)

@@ -50,6 +50,10 @@ def verdict(gap: dict | None) -> str:
     return "level (the interval includes 0)"
 
 
+def _objects(n: int) -> str:
+    return f"{n} object" + ("s" if n > 1 else "")
+
+
 def _seeds(n: int) -> str:
     return f"{n} seed" + ("s" if n > 1 else "")
 
@@ -60,7 +64,7 @@ def level_sentence(summary: dict, objects: int) -> str | None:
     if not any(rows.values()):
         return None
     ratio = {r["objects"]: r["bg_per_fg_anchor"] for r in summary.get("levels", [])}.get(objects)
-    head = f"**{objects} object{'s' if objects > 1 else ''} per scene**"
+    head = f"**{_objects(objects)} per scene**"
     if ratio:
         head += f" (1 : {ratio:,.0f} foreground : background anchors)"
     parts = [f"{ARM_NAMES[a]} {_ci(r['agnostic'])} ({_seeds(len(r['seeds']))})" for a, r in rows.items() if r]
@@ -93,7 +97,7 @@ def lr_check_sentence(summary: dict) -> str:
     for t in summary.get("lr_checks", []):
         planned = "" if t["plan_AP"] is None else (
             f" against {_pct(t['plan_AP'])} ({_pct(t['plan_aware_AP'])}) at the sweep's {t['plan_lr']:g}")
-        objects = f"{t['objects']} object{'s' if t['objects'] > 1 else ''}"
+        objects = _objects(t["objects"])
         parts.append(f"{ARM_NAMES.get(t['arm'], t['arm'])} at {objects}, seed {t['seed']}, lr {t['lr']:g}: "
                      f"class-agnostic AP {_pct(t['AP'])} (class-aware {_pct(t['aware_AP'])}){planned}")
     if not parts:
@@ -122,7 +126,7 @@ def order_flips(summary: dict) -> list[str]:
                 continue
             tried = [c["AP"] for c in checks if (c["arm"], c["objects"]) == (other, t["objects"])]
             best = max([theirs, *tried])
-            objects = f"{t['objects']} object{'s' if t['objects'] > 1 else ''}"
+            objects = _objects(t["objects"])
             rest = (f"and of its best rate tried there ({_pct(best)})" if best < t["AP"] else
                     f"though not of its best rate tried there ({_pct(best)})") if best > theirs else ""
             out.append(f"At {objects}, {ARM_NAMES.get(t['arm'], t['arm'])} at lr {t['lr']:g} "
@@ -150,8 +154,7 @@ def best_rates_sentence(summary: dict) -> str:
         if len(tried) < 2:
             continue
         best = sorted(((max(v), a) for a, v in tried.items()), reverse=True)
-        label = f"{objects} object{'s' if objects > 1 else ''}"
-        parts.append(f"at {label}, " + ", ".join(
+        parts.append(f"at {_objects(objects)}, " + ", ".join(
             f"{ARM_NAMES[a]} {_pct(ap)} (lr {lr:g}, of {len(tried[a])} tried)" for (ap, lr), a in best))
     if not parts:
         return ""
