@@ -90,7 +90,8 @@ def test_collapsed_tuning_runs_are_named_with_their_rates() -> None:
     tuning = [{"arm": "ohem", "lr": 0.01, "AP": 0.0}, {"arm": "ohem", "lr": 0.005, "AP": 0.3},
               {"arm": "ce", "lr": 0.01, "AP": 0.4}]
     summary = {"cells": [], "tuning": tuning}
-    assert findings.collapse_sentence(summary).endswith("OHEM (paper's) at 1 of its 2 rates (0.01).")
+    expected = "OHEM (paper's) at 2 objects, 1 of its 2 rates (0.01)."
+    assert findings.collapse_sentence(summary).endswith(expected)
     assert "no confident detections" in findings.headline(summary)
 
 
@@ -116,6 +117,38 @@ def test_a_run_at_another_rate_is_a_check_beside_its_planned_run_not_a_seed_of_t
     assert (check["lr"], check["AP"], check["plan_lr"], check["plan_AP"]) == (0.04, 0.60, 0.01, 0.49)
     sentence = findings.lr_check_sentence({"lr_checks": [check]})
     assert "at 8 objects, seed 0, lr 0.04: class-agnostic AP 60.0" in sentence and "49.0" in sentence
+
+
+def test_each_level_uses_the_rate_tuned_there_once_its_tuning_is_done() -> None:
+    from demos.detection import report, sweep
+
+    def tune(arm: str, objects: int, scores: dict[float, float]) -> dict[str, dict]:
+        return {sweep._tune_cfg(arm, lr, objects).run_id: _run(arm, objects, lr, ap, split="tune")
+                for lr, ap in scores.items()}
+
+    grid = {0.005: 0.3, 0.01: 0.5, 0.02: 0.4, 0.04: 0.2}  # best 0.01, inside the grid
+    runs = tune("focal", 2, grid) | tune("ce", 2, grid)
+    runs |= {f"{arm}{seed}{lr}": _run(arm, 8, lr, ap + 0.01 * seed, seed=seed)
+             for arm, lr, ap in (("focal", 0.01, 0.49), ("ce", 0.01, 0.55), ("focal", 0.02, 0.60))
+             for seed in (0, 1)}
+    # Tuning at 8 objects unfinished: the cell holds the 2-object rate and says so.
+    (cell,) = [c for c in report.summarise_runs(runs)["cells"] if c["arm"] == "focal"]
+    assert (cell["lr"], cell["lr_tuned_at"], cell["seeds"]) == (0.01, 2, [0, 1])
+    assert sweep.plan_rates(runs)[("focal", 8)] is None
+    # Tuned at 8 objects, focal's best there is 0.02: the cell moves to it, 0.01 becomes a check.
+    runs |= tune("focal", 8, {0.005: 0.2, 0.01: 0.4, 0.02: 0.6, 0.04: 0.3})
+    runs |= tune("ce", 8, {0.005: 0.3, 0.01: 0.5, 0.02: 0.4, 0.04: 0.2})
+    summary = report.summarise_runs(runs)
+    (cell,) = [c for c in summary["cells"] if c["arm"] == "focal"]
+    assert (cell["lr"], cell["lr_tuned_at"]) == (0.02, 8)
+    assert [(t["arm"], t["lr"], t["plan_lr"]) for t in summary["lr_checks"]] == [("focal", 0.01, 0.02)]
+    (shared,) = summary["shared_rate_gaps"]  # the same comparison at the 2-object rates
+    assert shared["objects"] == 8 and shared["seeds"] == [0, 1]
+    assert shared["focal_minus_ce"]["mean"] == pytest.approx(0.49 - 0.55)
+    sentence = findings.shared_rate_sentence(summary)
+    assert "focal − CE was -6.0" in sentence
+    assert "at 8 objects (2 seeds; rates tuned at this level: focal 0.02, CE 0.01)" in sentence
+    assert "| focal loss (γ = 2) | 8 | 2 | 0.02 (8 objects) |" in findings.table_markdown(summary)
 
 
 def test_a_check_that_reverses_two_arms_is_said_to() -> None:

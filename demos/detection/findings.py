@@ -75,24 +75,45 @@ def level_sentence(summary: dict, objects: int) -> str | None:
 
 
 def collapse_sentence(summary: dict) -> str:
-    """Tuning runs that ended with no detections at all (AP < 1 %), per arm, as one sentence."""
-    collapsed: dict[str, list[float]] = {}
-    tried: dict[str, int] = {}
+    """Tuning runs that ended with no detections at all (AP < 1 %), per arm and level, as one sentence."""
+    collapsed: dict[tuple[str, int], list[float]] = {}
+    tried: dict[tuple[str, int], int] = {}
     for t in summary.get("tuning", []):
-        tried[t["arm"]] = tried.get(t["arm"], 0) + 1
+        key = (t["arm"], t.get("objects", 2))
+        tried[key] = tried.get(key, 0) + 1
         if t["AP"] < 0.01:
-            collapsed.setdefault(t["arm"], []).append(t["lr"])
-    parts = [f"{ARM_NAMES.get(a, a)} at {len(r)} of its {tried[a]} rates ({', '.join(f'{x:g}' for x in r)})"
-             for a, r in collapsed.items()]
+            collapsed.setdefault(key, []).append(t["lr"])
+    parts = [f"{ARM_NAMES.get(a, a)} at {_objects(n)}, {len(r)} of its {tried[(a, n)]} rates "
+             f"({', '.join(f'{x:g}' for x in r)})" for (a, n), r in collapsed.items()]
     if not parts:
         return ""
     return ("While tuning, runs ended with no confident detections at all (class-agnostic AP below 1 %): "
             + "; ".join(parts) + ".")
 
 
+def shared_rate_sentence(summary: dict) -> str:
+    """The same comparison with every level trained at the rates tuned at 2 objects: the part of
+    the gap that the rate, not the loss, decides."""
+    parts = []
+    for g in summary.get("shared_rate_gaps", []):
+        gap = g["focal_minus_ce"]
+        own = ", ".join(f"{'CE' if a == 'ce' else a} {r:g}"
+                        for a, r in g["own_rates"].items() if r is not None)
+        parts.append(f"{_pct(gap['mean'])} [{_pct(gap['low'])}, {_pct(gap['high'])}] points at "
+                     f"{_objects(g['objects'])} ({_seeds(len(g['seeds']))}; rates tuned at this level: "
+                     f"{own or 'not yet'})")
+    if not parts:
+        return ""
+    rates = summary["shared_rate_gaps"][0]["rates"]
+    return ("With the rates tuned at 2 objects used at every level (focal " + f"{rates['focal']:g}, CE "
+            f"{rates['ce']:g}), focal − CE was " + "; ".join(parts)
+            + ". The rate that suits one level does not suit the others, so those gaps measure the "
+            "rate as much as the loss; the table above uses each level's own rates.")
+
+
 def lr_check_sentence(summary: dict) -> str:
-    """Runs that repeat a cell's seed at another rate: does the cell's result depend on the rate
-    tuned at 2 objects?"""
+    """Runs that repeat a cell's seed 0 at another rate: does the cell's result depend on the
+    tuned rate?"""
     parts = []
     for t in summary.get("lr_checks", []):
         planned = "" if t["plan_AP"] is None else (
@@ -174,40 +195,46 @@ def headline(summary: dict) -> str:
     sentences = [s for s in (level_sentence(summary, lv) for lv in levels) if s]
     note = (f"{finished} runs finished so far; cells with one seed have intervals from the val scenes "
             "only, so they understate the noise between training runs.")
-    checks = " ".join(x for x in (lr_check_sentence(summary), best_rates_sentence(summary)) if x)
+    checks = " ".join(x for x in (shared_rate_sentence(summary), lr_check_sentence(summary),
+                                   best_rates_sentence(summary)) if x)
     return "\n\n".join([*sentences, *([collapse] if collapse else []), *([checks] if checks else []), note])
 
 
 def table_markdown(summary: dict) -> str:
     """Every cell: AP class-agnostic and class-aware with intervals, and what the confident detections are."""
-    rows = ["| arm | objects / scene | seeds | lr | class-agnostic AP [95 % CI] | class-aware AP [95 % CI] "
-            "| wrong class | background | missed |",
+    rows = ["| arm | objects / scene | seeds | lr (tuned at) | class-agnostic AP [95 % CI] "
+            "| class-aware AP [95 % CI] | wrong class | background | missed |",
             "|---|---:|---:|---:|---|---|---:|---:|---:|"]
     for c in sorted(summary.get("cells", []), key=lambda c: (-c["objects"], c["arm"])):
         e = c["errors"]
         name = ARM_NAMES.get(c["arm"], c["arm"])
-        rows.append(f"| {name} | {c['objects']} | {len(c['seeds'])} | {c['lr']:g} | {_ci(c['agnostic'])} "
-                    f"| {_ci(c['aware'])} | {e['wrong_class']:.0f} | {e['background']:.0f} "
-                    f"| {e['missed']:.0f} |")
+        at = c.get("lr_tuned_at")
+        where = "" if at is None else f" ({_objects(at)})"
+        rows.append(f"| {name} | {c['objects']} | {len(c['seeds'])} | {c['lr']:g}{where} "
+                    f"| {_ci(c['agnostic'])} | {_ci(c['aware'])} | {e['wrong_class']:.0f} "
+                    f"| {e['background']:.0f} | {e['missed']:.0f} |")
     return "\n".join(rows)
 
 
 def tuning_markdown(summary: dict) -> str:
-    """The learning-rate search: class-agnostic AP on the tune split per arm and rate."""
+    """The learning-rate search: class-agnostic AP on the tune split per arm, level and rate; the
+    best of each row (bold) is the rate the sweep uses there once the row is complete."""
     runs = summary.get("tuning", [])
     if not runs:
         return ""
     rates = sorted({t["lr"] for t in runs})
-    arms = list(dict.fromkeys(t["arm"] for t in runs))
-    ap = {(t["arm"], t["lr"]): t["AP"] for t in runs}
+    rows_of = list(dict.fromkeys((t["arm"], t.get("objects", 2)) for t in runs))
+    rows_of.sort(key=lambda k: (-k[1], k[0]))
+    ap = {(t["arm"], t.get("objects", 2), t["lr"]): t["AP"] for t in runs}
     header = " | ".join(f"lr {r:g}" for r in rates)
-    rows = [f"| tuning (1,000 steps, 2 objects, tune split) | {header} |", "|---|" + "---:|" * len(rates)]
-    for arm in arms:
-        best = max(ap[(arm, r)] for r in rates if (arm, r) in ap)
+    rows = [f"| tuning (1,000 steps, tune split) | objects / scene | {header} |",
+            "|---|---:|" + "---:|" * len(rates)]
+    for arm, objects in rows_of:
+        best = max(ap[(arm, objects, r)] for r in rates if (arm, objects, r) in ap)
         cells = []
         for r in rates:
-            value = ap.get((arm, r))
+            value = ap.get((arm, objects, r))
             text = "–" if value is None else _pct(value)
-            cells.append(f"**{text}**" if value == best else text)  # the rate the sweep uses, once all are in
-        rows.append(f"| {ARM_NAMES.get(arm, arm)} | " + " | ".join(cells) + " |")
+            cells.append(f"**{text}**" if value == best else text)
+        rows.append(f"| {ARM_NAMES.get(arm, arm)} | {objects} | " + " | ".join(cells) + " |")
     return "\n".join(rows)

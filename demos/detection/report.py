@@ -18,18 +18,37 @@ from pathlib import Path
 import numpy as np
 
 from .stats import interval
-from .sweep import RESULTS, plan_rates, read_results
+from .sweep import RESULTS, TUNE_LEVEL, plan_rates, read_results
+
+Rates = dict[tuple[str, int], tuple[float | None, int]]
 
 
-def on_plan(run: dict, rates: dict[str, float | None]) -> bool:
-    """A val run at the rate the sweep uses for its arm; other val runs are learning-rate checks."""
+def cell_rates(runs: dict[str, dict]) -> Rates:
+    """(rate, level it was tuned at) for each (arm, objects per scene) of the plan: the rate
+    tuned at that level, or, while that tuning is unfinished, the arm's rate tuned at 2 objects
+    (the level every arm was tuned at first), so a cell says which it holds."""
+    strict = plan_rates(runs)
+    out: Rates = {}
+    for (arm, objects), rate in strict.items():
+        if rate is None:
+            out[(arm, objects)] = (strict.get((arm, TUNE_LEVEL)), TUNE_LEVEL)
+        else:
+            out[(arm, objects)] = (rate, objects)
+    return out
+
+
+def on_plan(run: dict, rates: Rates) -> bool:
+    """A val run at the rate the sweep uses for its arm at its level; other val runs are
+    learning-rate checks. An arm outside the plan (an ablation run by hand) has no tuned rate
+    and is its own cell."""
     c = run["config"]
-    return c["eval_split"] == "val" and rates.get(c["arm"]) in (None, c["lr"])
+    key = (c["arm"], c["objects"])
+    return c["eval_split"] == "val" and (rates[key][0] in (None, c["lr"]) if key in rates else True)
 
 
 def cells(runs: dict[str, dict]) -> dict[tuple[str, int], list[dict]]:
     """Finished val runs of the plan grouped by (arm, objects per scene), ordered by seed."""
-    rates = plan_rates(runs)
+    rates = cell_rates(runs)
     grouped: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for run in runs.values():
         if on_plan(run, rates):
@@ -40,17 +59,17 @@ def cells(runs: dict[str, dict]) -> dict[tuple[str, int], list[dict]]:
 def lr_checks(runs: dict[str, dict]) -> list[dict]:
     """Val runs at another rate than the plan's (e.g. focal at 8 objects with a larger step), each
     beside the plan's run of the same arm, level and seed."""
-    rates = plan_rates(runs)
+    rates = cell_rates(runs)
     out = []
     for run in runs.values():
         c = run["config"]
-        if c["eval_split"] != "val" or on_plan(run, rates):
-            continue
+        if c["eval_split"] != "val" or c["seed"] != 0 or on_plan(run, rates):
+            continue  # other seeds at another rate belong to shared_rate_gaps
         planned = next((r for r in runs.values() if on_plan(r, rates) and all(
             r["config"][k] == c[k] for k in ("arm", "objects", "seed"))), None)
         out.append({"arm": c["arm"], "objects": c["objects"], "seed": c["seed"], "lr": c["lr"],
                     "AP": run["metrics"]["agnostic"]["AP"], "aware_AP": run["metrics"]["aware"]["AP"],
-                    "plan_lr": rates.get(c["arm"]),
+                    "plan_lr": rates.get((c["arm"], c["objects"]), (None, 0))[0],
                     "plan_AP": planned["metrics"]["agnostic"]["AP"] if planned else None,
                     "plan_aware_AP": planned["metrics"]["aware"]["AP"] if planned else None})
     return sorted(out, key=lambda t: (t["arm"], -t["objects"], t["lr"]))
@@ -79,13 +98,45 @@ def paired_gap(a: list[dict], b: list[dict], kind: str = "agnostic") -> dict | N
     return interval(points, reps)
 
 
+def shared_rate_gaps(runs: dict[str, dict]) -> list[dict]:
+    """focal − CE where the rates tuned per level differ from those tuned at 2 objects, with the
+    2-object rates used at every level (the plan before per-level tuning): how much of the gap
+    is the rate's doing."""
+    strict = plan_rates(runs)
+    shared = {arm: strict.get((arm, TUNE_LEVEL)) for arm in ("focal", "ce")}
+    out = []
+    for objects in sorted({r["config"]["objects"] for r in runs.values()}, reverse=True):
+        own = {arm: strict.get((arm, objects)) for arm in shared}
+        if objects == TUNE_LEVEL or None in (*shared.values(), *own.values()) or own == shared:
+            continue
+        groups = {arm: sorted((r for r in runs.values() if r["config"]["eval_split"] == "val" and
+                               (r["config"]["arm"], r["config"]["objects"], r["config"]["lr"]) ==
+                               (arm, objects, shared[arm])), key=lambda r: r["config"]["seed"])
+                  for arm in shared}
+        gap = paired_gap(groups["focal"], groups["ce"]) if all(groups.values()) else None
+        if gap is not None:
+            seeds = sorted(set.intersection(*({r["config"]["seed"] for r in g} for g in groups.values())))
+            out.append({"objects": objects, "rates": shared, "own_rates": own, "seeds": seeds,
+                        "focal_minus_ce": gap})
+    return out
+
+
 def summarise(folder: Path = RESULTS) -> dict:
     runs, problems = read_results(folder)
+    levels_file = folder / "levels.json"
+    levels = json.loads(levels_file.read_text()) if levels_file.exists() else []
+    return summarise_runs(runs) | {"levels": levels, "problems": problems}
+
+
+def summarise_runs(runs: dict[str, dict]) -> dict:
+    """The summary of these runs (no levels or file problems: summarise adds them)."""
     grouped = cells(runs)
+    rates = cell_rates(runs)
     table = []
     for (arm, objects), group in sorted(grouped.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         row = {"arm": arm, "objects": objects, "seeds": [r["config"]["seed"] for r in group],
-               "lr": group[0]["config"]["lr"], "agnostic": _summary_of(group, "agnostic"),
+               "lr": group[0]["config"]["lr"], "lr_tuned_at": rates.get((arm, objects), (None, None))[1],
+               "agnostic": _summary_of(group, "agnostic"),
                "aware": _summary_of(group, "aware"),
                "errors": {k: float(np.mean([r["metrics"]["errors"][k] for r in group]))
                           for k in ("correct", "duplicate", "wrong_class", "poorly_localised", "background",
@@ -94,12 +145,12 @@ def summarise(folder: Path = RESULTS) -> dict:
         if arm != "focal" and ("focal", objects) in grouped:
             row["focal_minus_this"] = paired_gap(grouped[("focal", objects)], group)
         table.append(row)
-    tuning = [{"arm": r["config"]["arm"], "lr": r["config"]["lr"], "AP": r["metrics"]["agnostic"]["AP"]}
+    tuning = [{"arm": r["config"]["arm"], "objects": r["config"]["objects"], "lr": r["config"]["lr"],
+               "AP": r["metrics"]["agnostic"]["AP"]}
               for r in runs.values() if r["config"]["eval_split"] == "tune"]
-    levels_file = folder / "levels.json"
-    levels = json.loads(levels_file.read_text()) if levels_file.exists() else []
-    return {"cells": table, "tuning": sorted(tuning, key=lambda t: (t["arm"], t["lr"])), "levels": levels,
-            "lr_checks": lr_checks(runs), "problems": problems, "runs": len(runs)}
+    return {"cells": table, "tuning": sorted(tuning, key=lambda t: (t["arm"], -t["objects"], t["lr"])),
+            "levels": [], "lr_checks": lr_checks(runs), "shared_rate_gaps": shared_rate_gaps(runs),
+            "problems": [], "runs": len(runs)}
 
 
 def print_table(folder: Path = RESULTS, write: bool = True) -> dict:
@@ -117,7 +168,7 @@ def print_table(folder: Path = RESULTS, write: bool = True) -> dict:
     if summary["tuning"]:
         print("\nlearning-rate tuning (class-agnostic AP on the tune split):")
         for t in summary["tuning"]:
-            print(f"  {t['arm']:6s} lr {t['lr']:<6g} AP {100 * t['AP']:.1f}")
+            print(f"  {t['arm']:9s} {t['objects']} obj  lr {t['lr']:<6g} AP {100 * t['AP']:.1f}")
     if write:
         (folder / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary

@@ -6,13 +6,16 @@
 
 The plan, in the order it runs (extreme imbalance levels first, so a stopped sweep has
 already answered the main question):
-1. learning-rate tuning: ce, focal and ohem at 2 objects per scene, a log grid of
-   rates (extended while the best is at an edge), 1,000 steps, scored by class-agnostic
-   AP on the *tune* split (never val);
-2. seed 0 of ce, focal, ohem at 1, 8, 2 and 4 objects per scene, each with its tuned
-   rate; then hnm's tuning, and seeds 1-2 of the main grid;
-3. extras at the extremes: SSD-style mining (hnm), the gamma sweep at 1 object, one
-   CE run without the prior initialisation; 4. seeds 3-4 at the two extreme levels.
+1. learning-rate tuning of ce, focal and ohem at every level they are measured at, 2
+   objects per scene first, then 1 and 8: a log grid of rates (extended while the best is
+   at an edge), 1,000 steps, scored by class-agnostic AP on the *tune* split (never val).
+   One rate per arm for every level would decide the comparison instead of the loss
+   (the rate that suits 2 objects is far from the best at 1 or 8);
+2. seed 0 of ce, focal, ohem at 1, 8, 2 and 4 objects per scene, each with the rate tuned
+   for it at that level; then the tuning at 4 objects and of hnm, and seeds 1-2;
+3. extras at the extremes: SSD-style mining (hnm), the gamma sweep at 1 object (focal's
+   rate there), one CE run without the prior initialisation (CE's rate there); 4. seeds
+   3-4 at the two extreme levels.
 
 Finished runs are skipped; a run another worker holds (a lock file with a live pid) is
 left to it; a results file that cannot be read is reported and run again. Each run's
@@ -60,17 +63,17 @@ def read_results(folder: Path = RESULTS) -> tuple[dict[str, dict], list[str]]:
     return runs, problems
 
 
-def _tune_cfg(arm: str, lr: float) -> RunConfig:
-    return RunConfig(arm, TUNE_LEVEL, 0, lr, steps=TUNE_STEPS, eval_split="tune", eval_n=TUNE_N)
+def _tune_cfg(arm: str, lr: float, objects: int = TUNE_LEVEL) -> RunConfig:
+    return RunConfig(arm, objects, 0, lr, steps=TUNE_STEPS, eval_split="tune", eval_n=TUNE_N)
 
 
-def tuning_grid(arm: str, runs: dict[str, dict]) -> list[float]:
+def tuning_grid(arm: str, runs: dict[str, dict], objects: int = TUNE_LEVEL) -> list[float]:
     """LR_GRID, extended by halving (or doubling) while the best finished rate is at an edge,
     so a rate is never chosen only because the grid stopped there (at most 3 steps out)."""
     grid = list(LR_GRID)
     for _ in range(3):
-        done = {lr: runs[_tune_cfg(arm, lr).run_id]["metrics"]["agnostic"]["AP"]
-                for lr in grid if _tune_cfg(arm, lr).run_id in runs}
+        ids = {lr: _tune_cfg(arm, lr, objects).run_id for lr in grid}
+        done = {lr: runs[i]["metrics"]["agnostic"]["AP"] for lr, i in ids.items() if i in runs}
         if len(done) < len(grid):
             break
         best = max(done, key=done.get)
@@ -83,48 +86,60 @@ def tuning_grid(arm: str, runs: dict[str, dict]) -> list[float]:
     return grid
 
 
-def tuned_lr(arm: str, runs: dict[str, dict]) -> float | None:
-    """The rate with the best class-agnostic AP on the tune split; None until its grid is done."""
+def tuned_lr(arm: str, runs: dict[str, dict], objects: int = TUNE_LEVEL) -> float | None:
+    """The rate with the best class-agnostic AP on the tune split at this level; None until its
+    grid is done."""
     scores = {}
-    for lr in tuning_grid(arm, runs):
-        cfg = _tune_cfg(arm, lr)
+    for lr in tuning_grid(arm, runs, objects):
+        cfg = _tune_cfg(arm, lr, objects)
         if cfg.run_id not in runs:
             return None
         scores[lr] = runs[cfg.run_id]["metrics"]["agnostic"]["AP"]
-    best = max(scores, key=scores.get)
-    return best
+    return max(scores, key=scores.get)
 
 
-def plan_rates(runs: dict[str, dict]) -> dict[str, float | None]:
-    """The learning rate the sweep trains each arm with (None while its tuning is unfinished)."""
-    rate_of = {a: tuned_lr(a, runs) for a in (*MAIN_ARMS, "hnm")}
-    # The gamma sweep uses focal's rate, the run without the prior CE's (the paper varies one thing).
-    return rate_of | {"focal-g0.5": rate_of["focal"], "focal-g1": rate_of["focal"],
-                      "focal-g5": rate_of["focal"], "ce-noprior": rate_of["ce"]}
+HNM_LEVELS = (1, 8)
+DERIVED = {"focal-g0.5": "focal", "focal-g1": "focal", "focal-g5": "focal", "ce-noprior": "ce"}
+
+
+def plan_rates(runs: dict[str, dict]) -> dict[tuple[str, int], float | None]:
+    """The learning rate the sweep trains each (arm, objects per scene) with: the one tuned for
+    that arm at that level, None while its tuning is unfinished."""
+    rates: dict[tuple[str, int], float | None] = {}
+    for level in LEVELS:
+        for arm in MAIN_ARMS:
+            rates[(arm, level)] = tuned_lr(arm, runs, level)
+        for arm, parent in DERIVED.items():  # the paper varies one thing: gamma, or the prior
+            rates[(arm, level)] = rates[(parent, level)]
+    for level in HNM_LEVELS:
+        rates[("hnm", level)] = tuned_lr("hnm", runs, level)
+    return rates
 
 
 def full_plan(runs: dict[str, dict]) -> tuple[list[RunConfig], int]:
     """Runs that can start now, in priority order, and how many more wait for a tuned rate."""
-    def tuning(arm: str) -> list[RunConfig]:
-        return [_tune_cfg(arm, lr) for lr in tuning_grid(arm, runs)]
+    def tuning(arm: str, level: int) -> list[RunConfig]:
+        return [_tune_cfg(arm, lr, level) for lr in tuning_grid(arm, runs, level)]
 
     rate_of = plan_rates(runs)
     main = [(arm, level, 0) for level in LEVELS for arm in MAIN_ARMS]
     later = [(arm, level, seed) for seed in (1, 2) for level in LEVELS for arm in MAIN_ARMS]
-    later += [("hnm", level, seed) for seed in range(3) for level in (1, 8)]
+    later += [("hnm", level, seed) for seed in range(3) for level in HNM_LEVELS]
     later += [(arm, 1, seed) for seed in range(3) for arm in ("focal-g0.5", "focal-g1", "focal-g5")]
     later += [("ce-noprior", 1, 0)]
     later += [(arm, level, seed) for seed in (3, 4) for level in (1, 8) for arm in MAIN_ARMS]
-    plan: list[RunConfig | tuple[str, int, int]] = [c for arm in MAIN_ARMS for c in tuning(arm)]
-    plan += main + tuning("hnm") + later  # hnm is tuned once the main arms' first seed is done
+    plan: list[RunConfig | tuple[str, int, int]] = [
+        c for level in (TUNE_LEVEL, 1, 8) for arm in MAIN_ARMS for c in tuning(arm, level)]
+    plan += main + [c for arm in MAIN_ARMS for c in tuning(arm, 4)]
+    plan += [c for level in HNM_LEVELS for c in tuning("hnm", level)] + later
     ready, waiting = [], 0
     for item in plan:
         if isinstance(item, RunConfig):
             ready.append(item)
-        elif rate_of[item[0]] is None:
+        elif rate_of[(item[0], item[1])] is None:
             waiting += 1
         else:
-            ready.append(RunConfig(item[0], item[1], item[2], rate_of[item[0]]))
+            ready.append(RunConfig(item[0], item[1], item[2], rate_of[(item[0], item[1])]))
     return ready, waiting
 
 
@@ -140,7 +155,7 @@ def custom_plan(args: argparse.Namespace) -> list[RunConfig]:
     if any(v < 1 or v > 8 for v in levels):
         raise SweepError("--levels are objects per scene, from 1 to 8.")
     if getattr(args, "tune", False):  # like the tuning runs, so the tuning table compares them
-        return [_tune_cfg(a, args.lr) for a in arms]
+        return [_tune_cfg(a, args.lr, lv) for lv in levels for a in arms]
     warmup = min(200, args.steps // 4)
     return [RunConfig(a, lv, s, args.lr, steps=args.steps, warmup=warmup, eval_n=args.eval_n)
             for s in seeds for lv in levels for a in arms]
@@ -247,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--eval-n", type=int, default=500)
     p.add_argument("--tune", action="store_true",
-                   help="with --arms: tuning runs (1,000 steps, 2 objects, tune split), as in its table")
+                   help="with --arms: tuning runs at --levels (1,000 steps, tune split), as in its table")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     try:
