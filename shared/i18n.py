@@ -6,9 +6,11 @@ and the page shows the visitor's browser language, switchable under Settings →
 Language at the foot of the page.
 
 English is written where it is used, so the UI code reads as it looks; `tr` collects
-it into `EN` as the tabs are built. The Chinese lives in `locales/zh-CN.yaml`, one entry
-per key; a test checks that both dictionaries hold the same keys. Texts computed per
-request (captions, measurements, error messages) stay in English, like the API.
+it into `EN` as the tabs are built. The Chinese lives in `locales/zh-CN*.yaml` (the suite's
+texts in `zh-CN.yaml`, a tab's own in `zh-CN.<tab>.yaml`), one entry per key; a test checks
+that both dictionaries hold the same keys and that no key is in two files. Texts computed
+per request (captions, measurements) follow the page's language through `text_in`; API
+payloads and error messages for programs stay in English.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from gradio.i18n import I18nData
 LOCALES = Path(__file__).resolve().parent / "locales"
 
 EN: dict[str, str] = {}
-ZH: dict[str, str] = yaml.safe_load((LOCALES / "zh-CN.yaml").read_text(encoding="utf-8"))
+LOCALE_FILES = sorted(LOCALES.glob("zh-CN*.yaml"))
+ZH: dict[str, str] = {}
+for _file in LOCALE_FILES:
+    ZH.update(yaml.safe_load(_file.read_text(encoding="utf-8")) or {})
 
 # The dictionaries are held by reference, so keys added by `tr` after this line are sent too.
 I18N = gr.I18n(en=EN, **{"zh-CN": ZH})

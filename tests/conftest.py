@@ -2,6 +2,7 @@
 
 import inspect
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,54 @@ from benchmarks.page import chromium, chromium_path  # noqa: E402  (after the pa
 
 CHROMIUM = chromium_path()
 ARTIFACTS = ROOT / "artifacts" / "browser"
+
+
+# Every text node a visitor can see on the page (a browser-side script for page.evaluate).
+VISIBLE_TEXT = """() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement, text = node.textContent.trim();
+    // Not shown: KaTeX's copy of each formula for screen readers; the JSON payloads of the
+    // API are code; the footer is Gradio's.
+    const skipped = 'footer, .katex-mathml, .json-holder, [data-testid="json"], script, style';
+    if (!text || !el || el.closest(skipped)) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    if (!el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
+    out.push(text);
+  }
+  return out;
+}"""
+
+
+# Gradio's own status labels it has no Chinese for show as their raw key (e.g. "common.complete",
+# for a moment after an event ends); they are the framework's text, not the page's.
+GRADIO_KEY = re.compile(r"^[a-z_]+\.[a-z_]+$")
+
+# Words a Chinese page keeps in English: the suite's and the models' names, metric names, units.
+KEPT_WORDS = {"Vision", "Lab", "Focal", "Loss", "ROIPool", "ROIAlign", "CycleGAN", "Language", "English",
+              "AP", "OKS", "MB", "ms", "JSON"}
+
+
+def english_on(page: Any, kept: set[str] = frozenset(), skip: str = "code") -> list[str]:
+    """The English words a page in Chinese shows, with the text each sits in: everything visible
+    except names of registered models, `KEPT_WORDS | kept`, and elements matching `skip`."""
+    from shared.registry import specs
+
+    shown = page.evaluate(VISIBLE_TEXT.replace("script, style", f"script, style, {skip}" if skip else
+                                               "script, style"))
+    names = sorted((s.name for s in specs()), key=len, reverse=True)
+    found = set()
+    for text in shown:
+        if GRADIO_KEY.match(text.strip()):
+            continue
+        bare = text
+        for name in names:
+            bare = bare.replace(name, "")
+        found |= {f"{w} (in {text[:60]!r})" for w in re.findall(r"[A-Za-z]{2,}", bare)
+                  if w not in KEPT_WORDS | kept}
+    return sorted(found)
 
 
 class ChineseRequest:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import ARTIFACTS, CHROMIUM
+from conftest import ARTIFACTS, CHROMIUM, GRADIO_KEY, VISIBLE_TEXT
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
 
@@ -166,29 +166,6 @@ NAMES = {"SGD", "Momentum", "Nesterov", "Adagrad", "Adadelta", "RMSprop", "Adam"
          "Rosenbrock", "Beale", "Himmelblau", "Rastrigin", "PyTorch", "torch", "JSON", "log", "lr", "ms"}
 # Texts that are not the page's own (none at present; a framework text would go here).
 ELSEWHERE: set[str] = set()
-VISIBLE_TEXT = """() => {
-  const out = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    const el = node.parentElement, text = node.textContent.trim();
-    // Not shown: KaTeX's copy of each formula for screen readers; the JSON payloads of the
-    // API are code; the footer is Gradio's.
-    const skipped = 'footer, .katex-mathml, .json-holder, [data-testid="json"], script, style';
-    if (!text || !el || el.closest(skipped)) continue;
-    const box = el.getBoundingClientRect();
-    if (box.width === 0 || box.height === 0) continue;
-    if (!el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
-    out.push(text);
-  }
-  return out;
-}"""
-
-
-# Gradio's own status labels it has no Chinese for show as their raw key (e.g. "common.complete",
-# for a moment after an event ends); they are the framework's text, not the page's.
-GRADIO_KEY = re.compile(r"^[a-z_]+\.[a-z_]+$")
-
-
 def _english(texts: list[str]) -> list[str]:
     words = [(w, t) for t in texts if t not in ELSEWHERE and not GRADIO_KEY.match(t.strip())
              for w in re.findall(r"[A-Za-z]{2,}", t)]

@@ -154,33 +154,17 @@ def test_pose_warning_follows_the_page_language(browser, url):
         page.context.close()
 
 
-# Words the Chinese page keeps: the suite's and the models' names, metric names and units.
-KEPT_WORDS = {"Vision", "Lab", "Focal", "Loss", "ROIPool", "ROIAlign", "CycleGAN", "Language", "English",
-              "AP", "OKS", "MB", "ms", "JSON"}
-
-
 def test_pose_tab_in_chinese_shows_no_english(browser, url):
     """Everything the pose tab shows on opening, the measured sentences included, is Chinese apart
-    from names, units and code (model names are removed before the check)."""
-    from test_browser_optimizers import GRADIO_KEY, VISIBLE_TEXT
-
-    from shared.registry import specs
+    from names, units and code."""
+    from conftest import english_on
 
     page = _open(browser, url, "pose", locale="zh-CN")
     try:
         _pictures(page, "#pose-gallery img", 2)
         page.wait_for_function(
             "() => document.querySelector('#pose-accuracy-text')?.innerText.includes('人时')", timeout=60_000)
-        shown = page.evaluate(VISIBLE_TEXT.replace("script, style", "script, style, code"))
-        names = sorted((s.name for s in specs()), key=len, reverse=True)
-        english = []
-        for text in shown:
-            if GRADIO_KEY.match(text.strip()):
-                continue
-            for name in names:
-                text = text.replace(name, "")
-            english += [w for w in re.findall(r"[A-Za-z]{2,}", text) if w not in KEPT_WORDS]
-        assert english == [], sorted(set(english))
+        assert english_on(page) == []
     finally:
         page.context.close()
 

@@ -24,6 +24,16 @@ def test_every_key_has_both_languages_and_nothing_is_stale():
     assert set(i18n.ZH) - set(i18n.EN) == set(), "translations no code uses any more"
 
 
+def test_no_key_is_translated_in_two_files():
+    import yaml
+
+    seen: dict[str, str] = {}
+    for path in i18n.LOCALE_FILES:
+        for key in yaml.safe_load(path.read_text(encoding="utf-8")) or {}:
+            assert key not in seen, f"{key} is in {seen.get(key)} and {path.name}"
+            seen[key] = path.name
+
+
 @pytest.mark.parametrize("language", ["EN", "ZH"])
 def test_texts_are_safe_for_the_browser_message_format(language):
     # The browser formats each text as an ICU message: braces and tags would be parsed.
