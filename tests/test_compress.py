@@ -21,6 +21,7 @@ from demos.convolution.compress import (
     huffman_encode,
     huffman_lengths,
     kmeans1d,
+    prune_and_retrain,
 )
 from shared.images import BadInput
 
@@ -108,6 +109,22 @@ def test_fine_tuning_moves_only_the_centroids_and_keeps_the_sparsity():
         weight = params[layer.name].detach()
         assert torch.equal(weight, layer.weight())  # the model computes with the tuned codebook
         assert torch.all(weight.reshape(-1)[~layer.mask] == 0)
+
+
+def test_retraining_after_pruning_moves_the_kept_weights_and_keeps_the_pruned_at_zero():
+    model = targets.original(targets.CYCLEGAN)
+    retrained = prune_and_retrain(model, 0.6, targets.training_loss(targets.CYCLEGAN), steps=3, lr=1e-3)
+    pruned = compress(model, 256, 0.6)  # pruning alone, the same sparsity, for the masks
+    new = dict(retrained.named_parameters())
+    for layer in pruned.layers:
+        weight = new[layer.name].detach().reshape(-1)
+        assert torch.all(weight[~layer.mask] == 0)  # what pruning removed stays removed
+        kept = layer.original.reshape(-1)[layer.mask]
+        assert not torch.allclose(weight[layer.mask], kept)  # the rest moved
+    assert not any("weight_orig" in n for n in new)  # a plain model again
+    # Clustering the retrained copy at that sparsity prunes exactly the same weights.
+    again = compress(retrained, 8, 0.6)
+    assert all(torch.equal(a.mask, b.mask) for a, b in zip(again.layers, pruned.layers, strict=True))
 
 
 def test_huffman_round_trips_and_is_near_the_entropy():

@@ -151,6 +151,44 @@ def prune_mask(module: nn.Module, sparsity: float) -> torch.Tensor | None:
     return mask
 
 
+def prune_and_retrain(model: nn.Module, sparsity: float, loss_fn: Callable[[nn.Module, int], torch.Tensor],
+                      steps: int, lr: float = 1e-4, progress: Progress = quiet) -> nn.Module:
+    """A copy of `model` pruned by magnitude, its kept weights retrained for `steps` steps.
+
+    Deep Compression retrains the network after pruning, before it shares weights: the kept
+    weights move to make up for the removed ones. torch's pruning keeps `weight = weight_orig *
+    mask`, so the gradient of a pruned weight is zero and it stays pruned while the rest train.
+    Batch-norm statistics stay frozen (eval mode), as in `fine_tune`. Compressing the result
+    at the same sparsity prunes the same weights (they are the zeros, the smallest |w|).
+    """
+    model = copy.deepcopy(model).cpu().eval()
+    if sparsity <= 0 or steps <= 0:
+        return model
+    targets = compressible(model)
+    for _, module in targets:
+        prune.l1_unstructured(module, name="weight", amount=sparsity)
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+    try:
+        for step in range(steps):
+            loss = loss_fn(model, step)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            progress((step + 1) / steps, f"retraining the kept weights: step {step + 1}/{steps}, "
+                                         f"loss {float(loss.detach()):.3f}")
+    finally:
+        for _, module in targets:
+            prune.remove(module, "weight")  # weight = weight_orig * mask, made permanent
+        model.eval()
+    return model
+
+
 def check_settings(k: int, sparsity: float, init: str) -> tuple[int, float, str]:
     """The settings as (int, float, str), or `BadInput` saying which one is wrong."""
     k_value = finite(k, "The number of clusters k", low=K_RANGE[0], high=K_RANGE[1])

@@ -48,29 +48,32 @@ def point(result: pipeline.Result) -> dict:
 
 
 def _key(p: dict) -> tuple:
-    return (p["model"], p["k"], p["sparsity"], p["init"], p["fine_tune_steps"], p["huffman"])
+    return (p["model"], p["k"], p["sparsity"], p["init"], p["fine_tune_steps"], p["huffman"],
+            p.get("retrain_steps", 0))
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=list(targets.TARGETS))
     p.add_argument("--quick", action="store_true", help="a small grid and no fine-tuning")
-    p.add_argument("--points", nargs="+", default=None, metavar="K,SPARSITY,STEPS",
-                   help="measure only these points and merge them into the existing file")
+    p.add_argument("--points", nargs="+", default=None, metavar="K,SPARSITY,STEPS[,RETRAIN]",
+                   help="measure only these points and merge them into the existing file; RETRAIN: "
+                        "steps retraining the kept weights after pruning, before clustering")
     p.add_argument("--out", default=str(pipeline.FRONTIER))
     args = p.parse_args(argv)
     points, t0 = [], time.perf_counter()
     old = json.loads(Path(args.out).read_text(encoding="utf-8")) if args.points else None
     for name in args.models:
         if args.points:
-            runs = [(int(k), float(s), int(n)) for k, s, n in (x.split(",") for x in args.points)]
+            runs = [(int(v[0]), float(v[1]), int(v[2]), int(v[3]) if len(v) > 3 else 0)
+                    for v in (x.split(",") for x in args.points)]
         else:
             grid = QUICK_GRID if args.quick or targets.TARGETS[name] != "detection" else GRID
-            runs = [(k, s, 0) for k, s in grid]
+            runs = [(k, s, 0, 0) for k, s in grid]
             if targets.TARGETS[name] == "detection" and not args.quick:
-                runs += TUNED
-        for k, sparsity, steps in runs:
-            result = pipeline.run(name, k, sparsity, "linear", steps, huffman=True)
+                runs += [(*t, 0) for t in TUNED]
+        for k, sparsity, steps, retrain in runs:
+            result = pipeline.run(name, k, sparsity, "linear", steps, huffman=True, retrain_steps=retrain)
             points.append(point(result))
             print(json.dumps(points[-1]), flush=True)
             # Written after every point: a run of an hour that stops keeps what it measured.

@@ -23,7 +23,16 @@ from PIL import Image
 from shared.validation import BadInput
 
 from . import codec, targets
-from .compress import Compressed, Progress, SharedLayer, check_settings, compress, fine_tune, quiet
+from .compress import (
+    Compressed,
+    Progress,
+    SharedLayer,
+    check_settings,
+    compress,
+    fine_tune,
+    prune_and_retrain,
+    quiet,
+)
 
 OUT_DIR = Path(tempfile.gettempdir()) / "visionlab-compressed"
 FRONTIER = Path(__file__).with_name("frontier.json")
@@ -31,6 +40,7 @@ DEFAULTS = {"model": targets.DETECTOR, "k": 32, "sparsity": 0.2, "init": "linear
             "huffman": True}
 MAX_FINE_TUNE_STEPS = 500
 FINE_TUNE_LR = 1e-3
+RETRAIN_LR = 1e-4  # the kept weights of a trained model: small steps
 
 # Han et al. 2016 (ICLR), "Deep Compression", Table 4: AlexNet after pruning and weight sharing
 # (P+Q): weights, % kept, bits per cluster index, bits per relative position index, size vs fp32.
@@ -85,22 +95,32 @@ def _same_outputs(a: torch.nn.Module, b: torch.nn.Module, name: str) -> bool:
 
 def run(model: str = DEFAULTS["model"], k: int = DEFAULTS["k"], sparsity: float = DEFAULTS["sparsity"],
         init: str = DEFAULTS["init"], fine_tune_steps: int = 0, huffman: bool = True,
-        progress: Progress = quiet) -> Result:
-    """Compress, fine-tune, save, reload and measure one model."""
+        retrain_steps: int = 0, progress: Progress = quiet) -> Result:
+    """Compress, fine-tune, save, reload and measure one model. With `retrain_steps` (and a
+    sparsity), the kept weights are retrained after pruning and before clustering, as Deep
+    Compression does; without, only the shared centroids (and biases) are fine-tuned."""
     name = targets.check_model(model)
     k, sparsity, init = check_settings(k, sparsity, init)
-    if not 0 <= fine_tune_steps <= MAX_FINE_TUNE_STEPS:
-        raise BadInput(f"The fine-tuning steps must be between 0 and {MAX_FINE_TUNE_STEPS} "
-                         f"(got {fine_tune_steps}).")
+    for steps, what in ((fine_tune_steps, "fine-tuning"), (retrain_steps, "retraining")):
+        if not 0 <= steps <= MAX_FINE_TUNE_STEPS:
+            raise BadInput(f"The {what} steps must be between 0 and {MAX_FINE_TUNE_STEPS} (got {steps}).")
     settings = {"model": name, "k": k, "sparsity": sparsity, "init": init, "fine_tune_steps": fine_tune_steps,
                 "huffman": huffman}
+    if retrain_steps:  # only when used, so earlier results and cache keys keep their settings
+        settings["retrain_steps"] = retrain_steps
     t0 = time.perf_counter()
     progress(0.0, f"loading {name} and measuring the original")
     source = targets.original(name)
     before = targets.evaluate_original(name)
     seconds = {"original": time.perf_counter() - t0}
+    start = source  # what is clustered: the original, or its pruned and retrained copy
+    if retrain_steps and sparsity > 0:
+        t = time.perf_counter()
+        start = prune_and_retrain(source, sparsity, targets.training_loss(name), retrain_steps, RETRAIN_LR,
+                                   progress=lambda f, m: progress(0.05 + 0.25 * f, m))
+        seconds["retrain_pruned"] = time.perf_counter() - t
     t = time.perf_counter()
-    c: Compressed = compress(source, k, sparsity, init, progress=lambda f, m: progress(0.05 + 0.25 * f, m))
+    c: Compressed = compress(start, k, sparsity, init, progress=lambda f, m: progress(0.3 + 0.05 * f, m))
     seconds["prune_and_share"] = time.perf_counter() - t
     losses = []
     if fine_tune_steps:
@@ -110,7 +130,8 @@ def run(model: str = DEFAULTS["model"], k: int = DEFAULTS["k"], sparsity: float 
         seconds["fine_tune"] = c.seconds["fine_tune"]
     progress(0.8, "writing the compressed file and loading it back")
     t = time.perf_counter()
-    tag = f"k{k}-s{sparsity:g}-{init}-ft{fine_tune_steps}-{'huffman' if huffman else 'fixed'}"
+    tag = (f"k{k}-s{sparsity:g}-{init}-ft{fine_tune_steps}-rt{retrain_steps}-"
+           f"{'huffman' if huffman else 'fixed'}")
     path = OUT_DIR / f"{name}-{tag}.safetensors"
     sizes = codec.save(path, c.layers, c.model.state_dict(), name, huffman)
     loaded = codec.load(path, torch.device("cpu"))
