@@ -14,3 +14,13 @@ from typing import Any
 def fill(template: str, **values: Any) -> str:
     """`template` with each [name] replaced by its value; a [name] with no value stays as it is."""
     return re.sub(r"\[(\w+)\]", lambda m: str(values.get(m.group(1), m.group(0))), template)
+
+
+def unfill(template: str, text: str) -> dict[str, str] | None:
+    """The values `fill(template, ...)` put in to make `text`, or None when `text` is not made from it.
+
+    For texts that reach the page already written in English (a model's progress messages, a kept
+    measurement's notes): the values they were made with go into the page language's template."""
+    pattern = re.sub(r"\\\[(\w+)\\\]", lambda m: f"(?P<{m.group(1)}>.+?)", re.escape(template))
+    found = re.fullmatch(pattern, text, flags=re.DOTALL)
+    return None if found is None else found.groupdict()

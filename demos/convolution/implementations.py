@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from shared.templates import fill
 from shared.validation import BadInput
 
 # Direct loops visit each output position from Python: beyond this many, refuse (seconds).
@@ -196,14 +197,27 @@ METHODS = {"direct (NumPy loops)": direct, "im2col + GEMM": im2col, "FFT": fft,
            "Winograd F(2x2,3x3)": winograd, "conv2d (PyTorch)": conv2d}
 
 
-def applicable(method: str, s: ConvShape) -> str:
-    """Why `method` cannot run this convolution ("" if it can)."""
+# Why a method cannot run a convolution, one template each ([name] marks a value); the tab shows
+# them in the page's language through `why_not`'s key.
+NOT_APPLICABLE = {"too_many_positions": "more than [n] output positions: too slow from Python",
+                  "winograd_3x3": "only 3x3 kernels, stride 1, dilation 1"}
+
+
+def why_not(method: str, s: ConvShape) -> tuple[str, dict[str, int]] | None:
+    """The NOT_APPLICABLE key saying why `method` cannot run this convolution, and its values;
+    None if it can."""
     oh, ow = s.out_hw
     if method.startswith("direct") and oh * ow * s.groups > DIRECT_MAX_POSITIONS:
-        return f"more than {DIRECT_MAX_POSITIONS} output positions: too slow from Python"
+        return "too_many_positions", {"n": DIRECT_MAX_POSITIONS}
     if method.startswith("Winograd") and (s.k, s.stride, s.dilation) != (3, 1, 1):
-        return "only 3x3 kernels, stride 1, dilation 1"
-    return ""
+        return "winograd_3x3", {}
+    return None
+
+
+def applicable(method: str, s: ConvShape) -> str:
+    """Why `method` cannot run this convolution, in English ("" if it can)."""
+    reason = why_not(method, s)
+    return "" if reason is None else fill(NOT_APPLICABLE[reason[0]], **reason[1])
 
 
 def extra_bytes(method: str, s: ConvShape, itemsize: int = 4) -> int | None:

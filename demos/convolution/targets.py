@@ -99,13 +99,16 @@ def quality_change(name: str, before: dict, after: dict) -> dict:
                 "change": round(float(after[k]) - float(before[k]), 4)} for k in before}
 
 
+# Where each kind of model's quality is measured, in words (the tab translates them by kind).
+SUBSETS = {"detection": "COCO AP on val scenes 0-47 (the CI subset), 95 % intervals from 200 paired "
+                        "bootstrap resamples of the scenes",
+           "pose": "COCO keypoint AP on val scenes 0-39",
+           "cyclegan": "held-out scenes 0-7: edge F-score (structure kept), Gram distance (texture changed)"}
+
+
 def subset(name: str) -> str:
     """Where the quality is measured, in words."""
-    return {"detection": "COCO AP on val scenes 0-47 (the CI subset), 95 % intervals from 200 paired "
-                         "bootstrap resamples of the scenes",
-            "pose": "COCO keypoint AP on val scenes 0-39",
-            "cyclegan": "held-out scenes 0-7: edge F-score (structure kept), Gram distance (texture changed)"
-            }[TARGETS[name]]
+    return SUBSETS[TARGETS[name]]
 
 
 # ---------------------------------------------------------------- fine-tuning
