@@ -15,6 +15,7 @@ import torch
 
 from demos.limits import rules
 from demos.limits.scenes import Scene
+from shared.templates import fill
 
 REACHED = "reached"
 NO_FIT = "no anchor fits"
@@ -26,15 +27,59 @@ SHAPE = "box misses the shape"
 CAUSES = (NO_FIT, TAKEN, NMS, CAP, DECAYED, SHAPE)
 SCORE_THRESHOLD = 0.05  # RetinaNet's and Faster R-CNN's box_score_thresh; Soft-NMS drops below it
 SHAPE_IOU = 0.5  # a box counts as the object at IoU 0.5, as in COCO's and DOTA's AP50
+# Each cause's short name, the key its translation goes by (the tab shows them in the page's language).
+CAUSE_KEYS = {REACHED: "reached", NO_FIT: "no_fit", TAKEN: "taken", NMS: "nms", CAP: "cap",
+              DECAYED: "decayed", SHAPE: "shape"}
+
+# Each rule's name and how it is run, by key, in English. The settings' values go in at [name]
+# (shared.templates), so the tab can write the same settings from its own texts in another language.
+NAMES = {
+    "nms": "NMS alone",
+    "soft_gaussian": "Soft-NMS (gaussian)",
+    "soft_linear": "Soft-NMS (linear)",
+    "retinanet": "RetinaNet",
+    "retinanet_strict": "RetinaNet, no low-quality matches",
+    "faster_rcnn": "Faster R-CNN",
+    "faster_rcnn_strict": "Faster R-CNN, no low-quality matches",
+    "ssd300": "SSD300",
+    "yolov3": "YOLOv3",
+    "axis": "Axis-aligned box vs the object",
+}
+_RETINANET = ("[w]×[h] input; 9 anchors per point, 32–812 px, on P3–P7; Matcher 0.5 / 0.4 [lq] low-quality "
+              "matches; NMS 0.5; 300 per image")
+_FASTER_RCNN = ("[w]×[h] input; RPN: 3 anchors 32–512 px on P2–P6, Matcher 0.7 / 0.3 [lq] low-quality "
+                "matches, class-blind NMS 0.7 per level; head: NMS 0.5, 100 per image")
+SETTINGS = {
+    "nms": "per-class NMS at IoU [threshold], every object found",
+    "soft_gaussian": "Gaussian, σ = [sigma]; kept while the score ≥ [score]",
+    "soft_linear": "linear above IoU [threshold]; kept while the score ≥ [score]",
+    "retinanet": fill(_RETINANET, lq="with"),
+    "retinanet_strict": fill(_RETINANET, lq="without"),
+    "faster_rcnn": fill(_FASTER_RCNN, lq="with"),
+    "faster_rcnn_strict": fill(_FASTER_RCNN, lq="without"),
+    "ssd300": "stretched to 300×300; 8,732 default boxes; IoU ≥ 0.5 plus each object's best box; NMS 0.45; "
+              "200 per image",
+    "yolov3": "letterboxed to 416×416; one of 9 priors per object, in the cell of its centre on the 52/26/13 "
+              "grid; NMS 0.45",
+    "axis": "IoU of the perfect box with the object's own shape ≥ [iou]",
+}
 
 
 @dataclass
 class Outcome:
-    rule: str
-    settings: str
+    key: str  # one of NAMES
+    values: dict[str, str]  # what goes into its SETTINGS text, formatted
     fate: list[str]  # one per object: REACHED or one of CAUSES
     blame: list[int] = field(default_factory=list)  # the object that took its anchor or suppressed it; -1
     best_iou: list[float] | None = None  # best anchor IoU (or shape IoU) per object
+
+    @property
+    def rule(self) -> str:
+        return NAMES[self.key]
+
+    @property
+    def settings(self) -> str:
+        return fill(SETTINGS[self.key], **self.values)
 
     @property
     def recall(self) -> float:
@@ -70,15 +115,14 @@ def nms_only(scene: Scene, threshold: float) -> Outcome:
     """Only NMS: every object perfectly detected, then per-class NMS at `threshold`."""
     fate, blame = [REACHED] * len(scene), [-1] * len(scene)
     _after_nms(fate, blame, scene.boxes, scene.labels, threshold, cap=None)
-    return Outcome("NMS alone", f"per-class NMS at IoU {threshold:g}, every object found", fate, blame)
+    return Outcome("nms", {"threshold": f"{threshold:g}"}, fate, blame)
 
 
 def soft_nms(scene: Scene, method: str, sigma: float, threshold: float) -> Outcome:
     scores = rules.soft_nms(scene.boxes, scene.labels, method, sigma, threshold, SCORE_THRESHOLD)
     fate = [REACHED if s >= SCORE_THRESHOLD else DECAYED for s in scores.tolist()]
-    how = f"Gaussian, σ = {sigma:g}" if method == "gaussian" else f"linear above IoU {threshold:g}"
-    return Outcome(f"Soft-NMS ({method})", f"{how}; kept while the score ≥ {SCORE_THRESHOLD}", fate,
-                   [-1] * len(scene))
+    values = {"sigma": f"{sigma:g}", "threshold": f"{threshold:g}", "score": f"{SCORE_THRESHOLD}"}
+    return Outcome(f"soft_{method}", values, fate, [-1] * len(scene))
 
 
 def _assigned(assignment: rules.Assignment, n: int, high: float,
@@ -97,10 +141,8 @@ def retinanet(scene: Scene, low_quality: bool = True) -> Outcome:
     assignment = rules.match_fpn(gt, rules.fpn_anchors("retinanet", resize.size), 0.5, 0.4, low_quality)
     fate, blame, best = _assigned(assignment, len(scene), 0.5, low_quality)
     _after_nms(fate, blame, gt, scene.labels, 0.5, cap=300)
-    lq = "with" if low_quality else "without"
-    return Outcome("RetinaNet" + ("" if low_quality else ", no low-quality matches"),
-                   f"{resize.size[0]}×{resize.size[1]} input; 9 anchors per point, 32–812 px, on P3–P7; "
-                   f"Matcher 0.5 / 0.4 {lq} low-quality matches; NMS 0.5; 300 per image", fate, blame, best)
+    size = {"w": f"{resize.size[0]}", "h": f"{resize.size[1]}"}
+    return Outcome("retinanet" if low_quality else "retinanet_strict", size, fate, blame, best)
 
 
 def faster_rcnn(scene: Scene, low_quality: bool = True) -> Outcome:
@@ -126,12 +168,8 @@ def faster_rcnn(scene: Scene, low_quality: bool = True) -> Outcome:
                 culprits = (overlaps[i] & survived).nonzero().flatten()
                 fate[i], blame[i] = NMS, int(culprits[0]) if culprits.numel() else -1
     _after_nms(fate, blame, gt, scene.labels, 0.5, cap=100)
-    lq = "with" if low_quality else "without"
-    return Outcome("Faster R-CNN" + ("" if low_quality else ", no low-quality matches"),
-                   f"{resize.size[0]}×{resize.size[1]} input; RPN: 3 anchors 32–512 px on P2–P6, "
-                   f"Matcher 0.7 / 0.3 {lq} low-quality matches, class-blind NMS 0.7 per level; "
-                   "head: NMS 0.5, 100 per image",
-                   fate, blame, best)
+    size = {"w": f"{resize.size[0]}", "h": f"{resize.size[1]}"}
+    return Outcome("faster_rcnn" if low_quality else "faster_rcnn_strict", size, fate, blame, best)
 
 
 def ssd300(scene: Scene) -> Outcome:
@@ -140,8 +178,7 @@ def ssd300(scene: Scene) -> Outcome:
     assignment = rules.match_ssd(gt, rules.ssd300_anchors().boxes)
     fate, blame, best = _assigned(assignment, len(scene), 0.5, low_quality=True)
     _after_nms(fate, blame, gt, scene.labels, 0.45, cap=200)
-    return Outcome("SSD300", "stretched to 300×300; 8,732 default boxes; IoU ≥ 0.5 plus each object's "
-                   "best box; NMS 0.45; 200 per image", fate, blame, best)
+    return Outcome("ssd300", {}, fate, blame, best)
 
 
 def yolov3(scene: Scene) -> Outcome:
@@ -153,15 +190,13 @@ def yolov3(scene: Scene) -> Outcome:
     blame = [w if w != i else -1 for i, w in enumerate(winner)]
     _after_nms(fate, blame, gt, scene.labels, 0.45, cap=None)
     shape = [round(v, 4) for v in assigned["shape_iou"].tolist()]
-    return Outcome("YOLOv3", "letterboxed to 416×416; one of 9 priors per object, in the cell of its centre "
-                   "on the 52/26/13 grid; NMS 0.45", fate, blame, shape)
+    return Outcome("yolov3", {}, fate, blame, shape)
 
 
 def axis_aligned(scene: Scene) -> Outcome:
     iou = scene.shape_iou.tolist()
     fate = [REACHED if v >= SHAPE_IOU else SHAPE for v in iou]
-    return Outcome("Axis-aligned box vs the object", f"IoU of the perfect box with the object's own shape ≥ "
-                   f"{SHAPE_IOU}", fate, [-1] * len(scene), [round(v, 4) for v in iou])
+    return Outcome("axis", {"iou": f"{SHAPE_IOU}"}, fate, [-1] * len(scene), [round(v, 4) for v in iou])
 
 
 def run_all(scene: Scene, nms_threshold: float = 0.5, sigma: float = 0.5) -> list[Outcome]:

@@ -18,6 +18,7 @@ import torch
 
 from demos.limits import oracle, rules
 from demos.limits.scenes import HEIGHT, WIDTH, Scene, group_offsets, half_extents, shape_of
+from shared.templates import fill
 
 CROWDING = [round(0.05 * k, 2) for k in range(20)]  # 0 … 0.95
 SIZES = [round(4 * 2 ** (k / 3), 1) for k in range(19)]  # 4 … 256 px, three steps per octave
@@ -28,6 +29,11 @@ NMS_THRESHOLDS = (0.3, 0.5, 0.7)
 POSITIONS = 16  # placements per point, to average over where the grids fall
 # (family, positive IoU): the threshold an object's best anchor must reach without low-quality matches.
 FAMILIES = (("RetinaNet", 0.5), ("Faster R-CNN RPN", 0.7), ("SSD300", 0.5))
+# The curves' names, which are also their keys in the results: values go in at [name]
+# (shared.templates), so the plots can name each curve from the same values in another language.
+NAMES = {"nms": "NMS [t]", "gaussian": "Soft-NMS Gaussian σ=[sigma]", "linear": "Soft-NMS linear [t]",
+         "rpn": "Faster R-CNN RPN", "prior": "YOLOv3 (prior shape)", "box": "box vs object, aspect [aspect]",
+         "neighbours": "neighbours' boxes, crowding [crowding]"}
 
 
 def _group(count: int, crowding: float, size: float, aspect: float, rotation: float, mixed: bool,
@@ -53,15 +59,17 @@ def crowding_curves(size: float, aspect: float, rotation: float, group_size: int
     cells depend on where the group falls, so it is averaged over POSITIONS placements."""
     count = max(2, group_size)
     thresholds = sorted({*NMS_THRESHOLDS, nms_threshold})
-    curves: dict[str, list[float]] = {f"NMS {t:g}": [] for t in thresholds}
-    gaussian, linear = f"Soft-NMS Gaussian σ={sigma:g}", f"Soft-NMS linear {nms_threshold:g}"
+    nms = {t: fill(NAMES["nms"], t=f"{t:g}") for t in thresholds}
+    curves: dict[str, list[float]] = {nms[t]: [] for t in thresholds}
+    gaussian = fill(NAMES["gaussian"], sigma=f"{sigma:g}")
+    linear = fill(NAMES["linear"], t=f"{nms_threshold:g}")
     curves |= {gaussian: [], linear: [], "YOLOv3": []}
     spots = _placements(POSITIONS, 32.0)
     letterbox = rules.letterbox(WIDTH, HEIGHT)
     for t in CROWDING:
         group = _group(count, t, size, aspect, rotation, mixed, (WIDTH / 2, HEIGHT / 2))
         for thr in thresholds:
-            curves[f"NMS {thr:g}"].append(oracle.nms_only(group, thr).recall)
+            curves[nms[thr]].append(oracle.nms_only(group, thr).recall)
         for method, name in (("gaussian", gaussian), ("linear", linear)):
             curves[name].append(oracle.soft_nms(group, method, sigma, nms_threshold).recall)
         # The same group at every placement at once, kept apart by a group id.
@@ -92,11 +100,11 @@ def anchor_curves(shapes: list[tuple[float, float]], rotation: float) -> dict[st
     rcnn, ssd = rules.rcnn_resize(WIDTH, HEIGHT), rules.ssd_resize(WIDTH, HEIGHT)
     best = {
         "RetinaNet": rules.best_iou(rcnn.boxes(boxes), rules.fpn_anchors("retinanet", rcnn.size)),
-        "Faster R-CNN RPN": rules.best_iou(rcnn.boxes(boxes), rules.fpn_anchors("rpn", rcnn.size)),
+        NAMES["rpn"]: rules.best_iou(rcnn.boxes(boxes), rules.fpn_anchors("rpn", rcnn.size)),
         "SSD300": rules.best_iou(ssd.boxes(boxes), rules.ssd300_anchors()),
     }
     yolo = rules.letterbox(WIDTH, HEIGHT)
-    best["YOLOv3 (prior shape)"] = rules.yolo_assign(yolo.boxes(boxes))["shape_iou"]
+    best[NAMES["prior"]] = rules.yolo_assign(yolo.boxes(boxes))["shape_iou"]
     out = {}
     for name, iou in best.items():
         iou = iou.reshape(n, POSITIONS)
@@ -159,11 +167,11 @@ def rotation_curves(aspect: float, crowding: float) -> dict[str, list[float]]:
     for ar in sorted({1.0, 2.0, 4.0, 8.0, round(max(aspect, 1 / aspect), 2)}):
         sizes = torch.tensor([[1.0, ar]]).repeat(len(angles), 1)
         half = half_extents(sizes, angles)
-        out[f"box vs object, aspect {ar:g}"] = (ar / (4 * half.prod(dim=1))).tolist()
+        out[fill(NAMES["box"], aspect=f"{ar:g}")] = (ar / (4 * half.prod(dim=1))).tolist()
     w, h = shape_of(32.0, aspect)
     pairs = []
     for angle in ANGLES:
         group = _group(2, crowding, 32.0, aspect, angle, False, (0.0, 0.0))
         pairs.append(float(rules.box_iou(group.boxes[:1], group.boxes[1:])[0, 0]))
-    out[f"neighbours' boxes, crowding {crowding:g}"] = pairs
+    out[fill(NAMES["neighbours"], crowding=f"{crowding:g}")] = pairs
     return out

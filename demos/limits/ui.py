@@ -17,14 +17,15 @@ from demos.limits import oracle, plots, sweeps
 from demos.limits.scenes import EXAMPLE_JSON, Scene, generate, parse_objects, render
 from shared import components as inputs
 from shared import ui
-from shared.i18n import tr
+from shared.i18n import CHINESE, LANGUAGE_JS, request_language, text_in, tr
 from shared.images import BadInput, load_image
+from shared.templates import fill
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 GENERATED, TYPED = "generated", "typed boxes (JSON)"
-# Rules shown as pictures, in gallery order (the Soft-NMS rows and the no-rescue variants
-# are in the table only).
-PICTURED = ("NMS alone", "RetinaNet", "Faster R-CNN", "SSD300", "YOLOv3", "Axis-aligned box vs the object")
+# Rules shown as pictures, in gallery order, by their keys in oracle.NAMES (the Soft-NMS rows
+# and the no-rescue variants are in the table only).
+PICTURED = ("nms", "retinanet", "faster_rcnn", "ssd300", "yolov3", "axis")
 FAMILIES = PICTURED[1:5]
 
 QUESTION = ("Suppose the network fits perfectly: what can SSD, YOLOv3 or Faster R-CNN still not detect, "
@@ -87,6 +88,43 @@ def _t(key: str, english: str):
     return tr(f"limits.{key}", english)
 
 
+# The summary's sentence and the examples' labels, in English; with plots.TEXTS, every text this
+# tab computes per request. Registered here for translation, looked up in the request's language.
+SUMMARY_TEXTS = {
+    "summary": "**[n] objects** ([what]); the most two boxes of one class overlap is IoU **[crowd]**. "
+               "Share of objects a perfect detector can still report: [parts]; "
+               "Soft-NMS (Gaussian) **[soft]**. Lowest of the detector families here: **[worst]**, "
+               "losing [lost] ([why]). "
+               "Axis-aligned boxes covering their object with IoU ≥ 0.5: **[shape]**.",
+    "summary.groups": "[groups] groups of [size]",
+    "summary.typed": "typed",
+    "summary.none": "none",
+}
+EXAMPLE_LABELS = {
+    "pedestrians": "pedestrians side by side",
+    "two_classes": "two classes overlapping",
+    "thin_turned": "thin objects turned 45°, touching",
+    "small_clusters": "small objects in clusters",
+    "dense_crowd": "a dense crowd of 200",
+    "typed_queue": "typed: a queue and a car park",
+    "typed_scene": "typed: a detection-tab scene",
+}
+TEXTS = plots.TEXTS | SUMMARY_TEXTS | {f"example.{key}": label for key, label in EXAMPLE_LABELS.items()}
+# The punctuation that joins a list goes by language, not by translation (Chinese uses full-width marks).
+PUNCTUATION = {"en": {"list_join": plots.TEXTS["list_join"]}, CHINESE: {"list_join": "，"}}
+for _key, _english in TEXTS.items():
+    if _key not in PUNCTUATION["en"]:
+        _t(_key, _english)
+
+
+def texts_in(language: str) -> dict[str, str]:
+    """Every text of TEXTS in `language` (English as written here, whatever the files hold)."""
+    if language != CHINESE:
+        return dict(TEXTS)
+    texts = {key: text_in(f"limits.{key}", language) for key in TEXTS if key not in PUNCTUATION["en"]}
+    return texts | PUNCTUATION[CHINESE]
+
+
 def _whole(value: Any, name: str, low: int, high: int) -> int:
     number = ui.finite(value, name, low=low, high=high)
     if not float(number).is_integer():
@@ -107,31 +145,30 @@ def _scene(source: str, crowding: float, size: float, aspect: float, rotation: f
     return scene
 
 
-def _summary(scene: Scene, outcomes: list[oracle.Outcome], source: str, groups: int, group_size: int) -> str:
+def _summary(scene: Scene, outcomes: list[oracle.Outcome], source: str, groups: int, group_size: int,
+             t: dict[str, str] = TEXTS) -> str:
+    """The scene and its recall ceilings in one paragraph, in the language of the texts `t`."""
     boxes = scene.boxes
     iou = box_iou(boxes, boxes).fill_diagonal_(0)
     same = scene.labels[:, None] == scene.labels[None]
     crowd = float((iou * same).max()) if len(scene) > 1 else 0.0
-    what = f"{groups} groups of {group_size}" if source == GENERATED else "typed"
-    by_rule = {o.rule: o for o in outcomes}
-    parts = " · ".join(f"{name} **{by_rule[name].recall:.0%}**" for name in PICTURED[:5])
-    worst = min((by_rule[name] for name in FAMILIES), key=lambda o: o.recall)
-    lost = {k: v for k, v in worst.counts().items() if k != oracle.REACHED and v}
-    why = ", ".join(f"{v} {k}" for k, v in lost.items()) or "none"
-    shape = by_rule["Axis-aligned box vs the object"]
-    return (f"**{len(scene)} objects** ({what}); the most two boxes of one class overlap is IoU "
-            f"**{crowd:.2f}**. "
-            f"Share of objects a perfect detector can still report: {parts}; Soft-NMS (Gaussian) "
-            f"**{by_rule['Soft-NMS (gaussian)'].recall:.0%}**. Lowest of the detector families here: "
-            f"**{worst.rule}**, losing {len(worst.fate) - worst.counts()[oracle.REACHED]} ({why}). "
-            f"Axis-aligned boxes covering their object with IoU ≥ 0.5: **{shape.recall:.0%}**.")
+    what = (fill(t["summary.groups"], groups=groups, size=group_size) if source == GENERATED
+            else t["summary.typed"])
+    by_rule = {o.key: o for o in outcomes}
+    parts = " · ".join(f"{plots.rule_name(key, t)} **{by_rule[key].recall:.0%}**" for key in PICTURED[:5])
+    worst = min((by_rule[key] for key in FAMILIES), key=lambda o: o.recall)
+    counts = worst.counts()
+    return fill(t["summary"], n=len(scene), what=what, crowd=f"{crowd:.2f}", parts=parts,
+                soft=f"{by_rule['soft_gaussian'].recall:.0%}", worst=plots.rule_name(worst.key, t),
+                lost=len(worst.fate) - counts[oracle.REACHED],
+                why=plots.lost_list(counts, t) or t["summary.none"], shape=f"{by_rule['axis'].recall:.0%}")
 
 
 @ui.handle_errors
 def detector_limits(source: str = GENERATED, crowding: float = 0.6, size: float = 56.0, aspect: float = 2.5,
                     rotation: float = 0.0, groups: int = 8, group_size: int = 3, mixed_classes: bool = False,
                     seed: int = 0, nms_threshold: float = 0.5, soft_nms_sigma: float = 0.5,
-                    image: str | None = None, boxes_json: str | None = ""):
+                    image: str | None = None, boxes_json: str | None = "", request: gr.Request | None = None):
     """The recall ceiling of NMS, Soft-NMS, RetinaNet, Faster R-CNN, SSD300 and YOLOv3 on one
     scene, fed its own ground truth; pictures of the objects each loses, a table, the sweeps
     behind it as plots, a summary and JSON. A generated scene uses the crowding (IoU of
@@ -154,9 +191,10 @@ def detector_limits(source: str = GENERATED, crowding: float = 0.6, size: float 
         outcomes = oracle.run_all(scene, nms_threshold, sigma)
         curves = sweeps.all_curves(crowding, size, aspect, rotation, group_size, mixed_classes, nms_threshold,
                                    sigma)
+    t = texts_in(request_language(request))
     base = render(scene)
-    by_rule = {o.rule: o for o in outcomes}
-    gallery = [(plots.fate_picture(scene, base, by_rule[name]), name) for name in PICTURED]
+    by_rule = {o.key: o for o in outcomes}
+    gallery = [(plots.fate_picture(scene, base, by_rule[key]), plots.rule_name(key, t)) for key in PICTURED]
     objects = [{"box": [round(v, 2) for v in box], "label": scene.class_names[k], "angle": round(a, 2),
                 "shape_iou": round(s, 4)}
                for box, k, a, s in zip(scene.boxes.tolist(), scene.labels.tolist(), scene.angles.tolist(),
@@ -169,20 +207,19 @@ def detector_limits(source: str = GENERATED, crowding: float = 0.6, size: float 
     }
     return (
         gallery,
-        plots.table_rows(outcomes),
-        plots.crowding_figure(curves["crowding"], crowding if source == GENERATED else None),
-        plots.anchor_figure(curves["size"], curves["sizes"], "object size, px (√(w·h) in the 640×480 image)",
-                            size),
-        plots.anchor_figure(curves["aspect"], curves["aspects"], "aspect ratio h / w", aspect),
-        plots.collision_figure(curves["collisions"]),
-        plots.rotation_figure(curves["rotation"], scene),
-        _summary(scene, outcomes, source, groups, group_size),
+        plots.table_rows(outcomes, t),
+        plots.crowding_figure(curves["crowding"], crowding if source == GENERATED else None, t),
+        plots.anchor_figure(curves["size"], curves["sizes"], "size", size, t),
+        plots.anchor_figure(curves["aspect"], curves["aspects"], "aspect", aspect, t),
+        plots.collision_figure(curves["collisions"], t),
+        plots.rotation_figure(curves["rotation"], scene, t),
+        _summary(scene, outcomes, source, groups, group_size, t),
         data,
     )
 
 
 def _examples() -> tuple[list[list[Any]], list[str]]:
-    """Example rows in API order, and their labels."""
+    """Example rows in API order, and their labels' keys in EXAMPLE_LABELS."""
     def gen(label: str, crowding: float, size: float, aspect: float, rotation: float, groups: int, per: int,
             mixed: bool = False) -> tuple[str, list[Any]]:
         return label, [GENERATED, crowding, size, aspect, rotation, groups, per, mixed, 0, 0.5, 0.5, None, ""]
@@ -192,20 +229,28 @@ def _examples() -> tuple[list[list[Any]], list[str]]:
         return label, [TYPED, 0.5, 56, 2.5, 0, 8, 3, False, 0, 0.5, 0.5, image, text]
 
     rows = [
-        gen("pedestrians side by side", 0.6, 56, 2.5, 0, 8, 3),
-        gen("two classes overlapping", 0.75, 64, 1.0, 0, 6, 2, mixed=True),
-        gen("thin objects turned 45°, touching", 0.0, 40, 6.0, 45, 6, 4),
-        gen("small objects in clusters", 0.3, 12, 1.0, 0, 30, 4),
-        gen("a dense crowd of 200", 0.2, 16, 2.5, 0, 40, 5),
-        typed("typed: a queue and a car park", "queue_and_parking.json", None),
-        typed("typed: a detection-tab scene", "scene_1000024.json",
-              str(EXAMPLES / "detection" / "scene_1000024.png")),
+        gen("pedestrians", 0.6, 56, 2.5, 0, 8, 3),
+        gen("two_classes", 0.75, 64, 1.0, 0, 6, 2, mixed=True),
+        gen("thin_turned", 0.0, 40, 6.0, 45, 6, 4),
+        gen("small_clusters", 0.3, 12, 1.0, 0, 30, 4),
+        gen("dense_crowd", 0.2, 16, 2.5, 0, 40, 5),
+        typed("typed_queue", "queue_and_parking.json", None),
+        typed("typed_scene", "scene_1000024.json", str(EXAMPLES / "detection" / "scene_1000024.png")),
     ]
     return [r for _, r in rows], [label for label, _ in rows]
 
 
+def example_labels(request: gr.Request | None = None) -> Any:
+    """The examples' labels in the page's language (Gradio shows example labels as they are sent)."""
+    language = request_language(request)
+    if language != CHINESE:
+        return gr.skip()
+    return gr.update(sample_labels=[text_in(f"limits.example.{key}", language) for key in _examples()[1]])
+
+
 def create_demo() -> gr.Blocks:
-    rows, labels = _examples()
+    rows, keys = _examples()
+    labels = [EXAMPLE_LABELS[key] for key in keys]
     with gr.Blocks() as demo:
         ui.intro("limits", QUESTION, ANSWER)
         # Outputs first (rendered further down), so the examples can be cached into them.
@@ -218,13 +263,14 @@ def create_demo() -> gr.Blocks:
         crowd_plot, size_plot, aspect_plot, collision_plot, rotation_plot = (
             gr.Plot(show_label=False, render=False, elem_id=f"limits-{name}")
             for name in ("crowding", "size", "aspect", "collisions", "rotation"))
-        summary = gr.Markdown(render=False)
+        summary = gr.Markdown(render=False, elem_id="limits-summary")
         data = gr.JSON(show_label=False, render=False)
         outputs = [gallery, table, crowd_plot, size_plot, aspect_plot, collision_plot, rotation_plot, summary,
                    data]
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
-                source = inputs.Radio([GENERATED, TYPED], value=GENERATED, label=_t("source", "scene"))
+                choices = [(_t("generated", GENERATED), GENERATED), (_t("typed_source", TYPED), TYPED)]
+                source = inputs.Radio(choices, value=GENERATED, label=_t("source", "scene"))
                 crowding = inputs.Slider(0, 0.95, value=0.6, step=0.05,
                                          label=_t("crowding", "crowding: IoU of neighbouring objects"))
                 size = inputs.Slider(4, 256, value=56, step=1, label=_t("size", "object size, px"))
@@ -248,14 +294,16 @@ def create_demo() -> gr.Blocks:
                 run = gr.Button(_t("run", "Count what survives"), variant="primary")
                 params = [source, crowding, size, aspect, rotation, groups, group_size, mixed, seed, nms,
                           sigma, image, boxes_json]
-                io = dict(fn=detector_limits, inputs=params, outputs=outputs, **ui.MODEL_QUEUE)
+                # LANGUAGE_JS: the page's language travels with each request, for the texts computed.
+                io = dict(fn=detector_limits, inputs=params, outputs=outputs, js=LANGUAGE_JS,
+                          **ui.MODEL_QUEUE)
                 # Named before the examples are made: their click event would take the handler's name.
                 run.click(**io, api_name="detector_limits")
                 # Sliders recompute on release, which filling them from an example does not
                 # send, so an example click runs the tab itself (or opens its cached result).
-                gr.Examples(rows, inputs=params, outputs=outputs, fn=detector_limits, example_labels=labels,
-                            elem_id="limits-examples", label=_t("examples", "examples"), run_on_click=True,
-                            **ui.example_caching())
+                examples = gr.Examples(rows, inputs=params, outputs=outputs, fn=detector_limits,
+                                       example_labels=labels, elem_id="limits-examples", run_on_click=True,
+                                       label=_t("examples", "examples"), **ui.example_caching())
             with gr.Column(scale=2):
                 gallery.render()
                 summary.render()
@@ -277,4 +325,6 @@ def create_demo() -> gr.Blocks:
               + [s.release for s in (crowding, size, aspect, rotation, groups, group_size, nms, sigma)],
               **io, api_visibility="private", trigger_mode="always_last")
         ui.when_opened(demo)(**io, api_visibility="private")
+        ui.when_opened(demo)(example_labels, outputs=examples.dataset, js=LANGUAGE_JS,
+                             api_visibility="private", **ui.LIGHT_QUEUE)
     return demo
