@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 
 from demos.roi.pooling import METHODS, Analysis, align_box
+from shared.templates import fill
 
 POOL_COLOUR = (230, 159, 0)  # Okabe-Ito orange
 ALIGN_COLOUR = (86, 180, 233)  # Okabe-Ito sky blue
@@ -26,6 +27,29 @@ _VIRIDIS = np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in plotly.co
 _LAYOUT = dict(template="none", font=dict(family="Helvetica, Arial, sans-serif", size=13),
                margin=dict(l=70, r=20, t=60, b=100), height=500,
                legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.16, yanchor="top"))
+
+# The figures' titles, axes and hover labels, in English; the tab registers each for translation
+# ("roi.plot.<key>") and passes them back in the page's language. Values go in at [name] (the
+# browser reads every text as an ICU message, where braces are syntax, so Plotly's own %{...}
+# fields are put in by the code). The curves keep their names: ROIPool, ROIAlign, aligned=True/False.
+TEXTS = {
+    "hover.value": "shift [x] px: [y]",
+    "hover.cells": "shift [x] px: [y] px = [cells] cells",
+    "shift.title": "Moving the region right by sub-pixel steps (1 cell = [s] px)",
+    "shift.bin": "pooled value of bin ([i], [j]), channel [c]",
+    "shift.offset": "centre of the region pooled − centre of the region asked for",
+    "shift.value": "value",
+    "shift.x": "shift of the region, image px",
+    "shift.y": "offset, image px",
+    "located.title": "Where a point is found from the pooled grid, minus where it is",
+    "located.x": "shift of the region and the point, image px",
+    "located.y": "horizontal error, image px (1 cell = [s] px)",
+}
+_NAME = "<extra>%{fullData.name}</extra>"  # the curve's name beside its hover label
+
+
+def _hover(template: str, **fields: str) -> str:
+    return fill(template, x="%{x:.2f}", **fields) + _NAME
 
 
 @functools.cache
@@ -207,13 +231,14 @@ def _line(x, y, name: str, colour: tuple[int, int, int], hover: str, steps: bool
             "line": line, **extra}
 
 
-def shift_figure(analysis: Analysis) -> go.Figure:
+def shift_figure(analysis: Analysis, texts: dict[str, str] | None = None) -> go.Figure:
     """Top: one pooled value against the shift. Bottom: where each operator's pooled region
     sits relative to the region asked for (ROIPool in steps, ROIAlign not at all)."""
+    t = TEXTS | (texts or {})
     s, shifts, c = analysis.features.stride, analysis.shifts, analysis.channel
     i, j = analysis.probe
-    value = "shift %{x:.2f} px: %{y:.4f}<extra>%{fullData.name}</extra>"
-    cells = "shift %{x:.2f} px: %{y:.2f} px = %{customdata:.3f} cells<extra>%{fullData.name}</extra>"
+    value = _hover(t["hover.value"], y="%{y:.4f}")
+    cells = _hover(t["hover.cells"], y="%{y:.2f}", cells="%{customdata:.3f}")
     aligned, other = analysis.aligned, not analysis.aligned  # the other setting, dotted, for comparison
     offsets = [analysis.centre_offsets(b) for b in (analysis.pool_boxes, analysis.align_boxes,
                                                      align_box(analysis.requested_boxes, s, other))]
@@ -230,28 +255,28 @@ def shift_figure(analysis: Analysis) -> go.Figure:
               customdata=offsets[2] / s, line={"dash": "dot"}, **below),
     ]
     # Two panels sharing the shift axis; each panel's title sits above it as an annotation.
-    titles = [{"text": f"pooled value of bin ({i}, {j}), channel {c}", "y": 1.0},
-              {"text": "centre of the region pooled − centre of the region asked for", "y": 0.44}]
+    titles = [{"text": fill(t["shift.bin"], i=i, j=j, c=c), "y": 1.0}, {"text": t["shift.offset"], "y": 0.44}]
     return _figure(
-        traces, f"Moving the region right by sub-pixel steps (1 cell = {s} px)",
+        traces, fill(t["shift.title"], s=s),
         xaxis={"domain": [0, 1], "anchor": "y", "matches": "x2", "showticklabels": False},
-        yaxis={"domain": [0.56, 1], "anchor": "x", "title": {"text": "value"}},
-        xaxis2={"domain": [0, 1], "anchor": "y2", "title": {"text": "shift of the region, image px"}},
-        yaxis2={"domain": [0, 0.44], "anchor": "x2", "title": {"text": "offset, image px"}},
+        yaxis={"domain": [0.56, 1], "anchor": "x", "title": {"text": t["shift.value"]}},
+        xaxis2={"domain": [0, 1], "anchor": "y2", "title": {"text": t["shift.x"]}},
+        yaxis2={"domain": [0, 0.44], "anchor": "x2", "title": {"text": t["shift.y"]}},
         annotations=[{**t, "x": 0.5, "xref": "paper", "yref": "paper", "xanchor": "center",
                       "yanchor": "bottom", "showarrow": False, "font": {"size": 14}} for t in titles],
     )
 
 
-def localisation_figure(analysis: Analysis) -> go.Figure:
+def localisation_figure(analysis: Analysis, texts: dict[str, str] | None = None) -> go.Figure:
     """The error of a point feature recovered from the pooled grid, against the shift."""
+    t = TEXTS | (texts or {})
     s = analysis.features.stride
-    hover = "shift %{x:.2f} px: %{y:.2f} px = %{customdata:.3f} cells<extra>%{fullData.name}</extra>"
+    hover = _hover(t["hover.cells"], y="%{y:.2f}", cells="%{customdata:.3f}")
     traces = [_line(analysis.shifts, analysis.errors[name][:, 0], name, METHOD_COLOURS[name], hover,
                     customdata=analysis.errors[name][:, 0] / s) for name in METHODS]
     return _figure(
-        traces, "Where a point is found from the pooled grid, minus where it is",
-        xaxis={"title": {"text": "shift of the region and the point, image px"}},
-        yaxis={"title": {"text": f"horizontal error, image px (1 cell = {s} px)"}, "zeroline": True,
+        traces, t["located.title"],
+        xaxis={"title": {"text": t["located.x"]}},
+        yaxis={"title": {"text": fill(t["located.y"], s=s)}, "zeroline": True,
                "zerolinecolor": "gray"},
     )

@@ -32,6 +32,7 @@ from demos.detection import registry as detection_models
 from demos.detection.data import to_tensor
 from shared import device as devices
 from shared.loading import get_model
+from shared.templates import fill
 from shared.validation import BadInput
 
 DETECTOR = detection_models.bundled_name("focal")
@@ -44,6 +45,10 @@ MAX_SAMPLING = 8
 SWEEP_STEP = 1 / 64  # of a cell: 129 shifts over ±1 cell, sub-pixel for every stride here
 POINT_SIGMA = 1.0  # the synthetic point feature's Gaussian width, in cells
 METHODS = ("ROIPool", "ROIAlign, aligned=False", "ROIAlign, aligned=True")
+# What each feature source is, in English. Values go in at [name] (shared.templates), so the tab
+# can describe a map from its own texts in another language (`describe`).
+DESCRIPTIONS = {"detector": "[model] FPN level [level] (stride [stride], [channels] channels)",
+                "image": "image brightness averaged over [stride]×[stride] blocks"}
 
 
 @dataclass
@@ -51,9 +56,19 @@ class FeatureMap:
     values: torch.Tensor  # (1, C, H, W) float32 on the CPU; H, W = padded image size / stride
     stride: int
     source: str  # one of FEATURES
-    description: str
     image_size: tuple[int, int]  # (width, height) of the image it was computed from
     seconds: float  # time of the network (or the pooling of the image) alone
+
+    @property
+    def description(self) -> str:
+        return describe(self)
+
+
+def describe(fm: FeatureMap, templates: dict[str, str] = DESCRIPTIONS) -> str:
+    """What the map is, from `templates` (DESCRIPTIONS, or the same texts in another language)."""
+    level = DETECTOR_LEVELS.get(fm.stride, "").upper()
+    channels = fm.values.shape[1]  # (1, C, H, W)
+    return fill(templates[fm.source], model=DETECTOR, level=level, stride=fm.stride, channels=channels)
 
 
 def _pad(x: torch.Tensor, mode: str = "constant") -> torch.Tensor:
@@ -80,10 +95,7 @@ def detector_features(image: Image.Image, stride: int) -> FeatureMap:
         devices.synchronise(dev)
         seconds = time.perf_counter() - t0
     values = level.float().cpu()
-    name = DETECTOR_LEVELS[stride].upper()
-    return FeatureMap(values, stride, "detector",
-                      f"{DETECTOR} FPN level {name} (stride {stride}, {values.shape[1]} channels)",
-                      image.size, seconds)
+    return FeatureMap(values, stride, "detector", image.size, seconds)
 
 
 def image_features(image: Image.Image, stride: int) -> FeatureMap:
@@ -95,8 +107,7 @@ def image_features(image: Image.Image, stride: int) -> FeatureMap:
     rgb = to_tensor(image)  # (3, H, W) in [0, 1]
     luma = (torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1) * rgb).sum(0)  # (H, W)
     values = F.avg_pool2d(_pad(luma[None, None], mode="replicate"), stride)  # (1, 1, H'/s, W'/s)
-    return FeatureMap(values, stride, "image", f"image brightness averaged over {stride}×{stride} blocks",
-                      image.size, time.perf_counter() - t0)
+    return FeatureMap(values, stride, "image", image.size, time.perf_counter() - t0)
 
 
 def feature_map(image: Image.Image, source: str, stride: int) -> FeatureMap:

@@ -15,6 +15,7 @@ from PIL import Image
 from demos.detection.inference import example_truth
 from demos.roi import plots
 from demos.roi.pooling import (
+    DESCRIPTIONS,
     DETECTOR,
     FEATURES,
     MAX_OUTPUT,
@@ -23,18 +24,22 @@ from demos.roi.pooling import (
     STRIDES,
     Analysis,
     analyse,
+    describe,
     detector_cell_centre,
     feature_map,
 )
 from shared import components as inputs
 from shared import ui
 from shared.device import gpu
-from shared.i18n import tr
+from shared.i18n import CHINESE, LANGUAGE_JS, request_language, text_in, tr
 from shared.images import BadInput, load_image
+from shared.templates import fill
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MAX_SIDE = 640  # the example photos' size; larger images are downscaled to it
-FEATURE_CHOICES = [(f"detector FPN ({DETECTOR})", "detector"), ("raw image (average-pooled)", "image")]
+# The labels are translated in the page; the model's name is added as it is.
+FEATURE_CHOICES = [(tr("roi.features_detector", "detector FPN") + f" ({DETECTOR})", "detector"),
+                   (tr("roi.features_image", "raw image (average-pooled)"), "image")]
 # Hand-picked regions on the photos, with sub-pixel edges: a face, an eye, a thin spoon.
 PHOTO_REGIONS = {"astronaut.jpg": ((166.4, 52.7, 285.3, 171.9), "image", 16),
                  "cat.jpg": ((131.6, 78.3, 213.4, 152.7), "detector", 8),
@@ -71,6 +76,47 @@ region's centre, pools it, finds its peak in the pooled grid by soft-argmax and 
 into the region, as a mask or keypoint head would. Where a real network's cells are
 centred depends on its padding: the summary measures it for the bundled backbone.
 """
+
+
+# The summary's sentences, in English; with plots.TEXTS and the feature maps' descriptions, every
+# text this tab computes per request. Registered here for translation ("roi.<key>"), looked up in
+# the request's language; values go in at [name].
+SUMMARY_TEXTS = {
+    "summary.map": "**[description]**: [w]×[h] cells, computed in [ms] ms; the region is [rw]×[rh] px = "
+                   "[cw]×[ch] cells[scaled].",
+    "summary.scaled": " (in the image downscaled ×[factor])",
+    "summary.pool": "**ROIPool** pooled cells x [x0]–[x1], y [y0]–[y1]: its region is off by [left], [top], "
+                    "[right], [bottom] px (left, top, right, bottom), i.e. [left_c], [top_c], [right_c], "
+                    "[bottom_c] cells.",
+    "summary.span": "[low] to [high] px in [n] steps of [step] px",
+    "summary.shift": "**Shifting the region** [span]: ROIPool's output took **[pool_n]** distinct values "
+                     "(its largest jump [pool_jump] of the value range), ROIAlign's **[align_n]** (largest "
+                     "step [align_jump]). The centre of what ROIPool pools is off by [pool_low] to "
+                     "[pool_high] px ([pool_low_c] to [pool_high_c] cells); ROIAlign's (aligned=[aligned]) "
+                     "by [align_off] px.",
+    "summary.found": "**A point feature found again** through the pooled grid, mean |error| over the shifts: "
+                     "[items].",
+    "summary.found_item": "[name] **[mean] px** (at most [max])",
+    "summary.backbone": "On this backbone (3×3 stride-2 convolutions, padding 1) cell 6 of stride [s] is "
+                        "centred at pixel [centre], measured from its gradients: s·j [sign] [offset], where "
+                        "s·(j+½) would be [half]. On its features [nearer] is the nearer one; a "
+                        "network trained with either convention learns a constant offset, but not ROIPool's "
+                        "varying one.",
+    "summary.nearer_legacy": "the legacy grid",
+    "summary.nearer_aligned": "the aligned=True grid",
+}
+TEXTS = plots.TEXTS | SUMMARY_TEXTS | {f"description.{k}": text for k, text in DESCRIPTIONS.items()}
+# The punctuation that joins the localisation errors goes by language (Chinese uses full-width marks).
+PUNCTUATION = {"en": {"join": "; "}, CHINESE: {"join": "；"}}
+for _key, _english in TEXTS.items():
+    tr(f"roi.{_key}", _english)
+
+
+def texts_in(language: str) -> dict[str, str]:
+    """Every text of TEXTS in `language`, with its punctuation (English as written here)."""
+    if language != CHINESE:
+        return TEXTS | PUNCTUATION["en"]
+    return {key: text_in(f"roi.{key}", language) for key in TEXTS} | PUNCTUATION[CHINESE]
 
 
 def _whole(value: float, name: str, low: int, high: int) -> int:
@@ -116,7 +162,9 @@ def _region(x1: float, y1: float, x2: float, y2: float, size: tuple[int, int]) -
     return x1, y1, x2, y2
 
 
-def _summary(a: Analysis, scale: float) -> str:
+def _summary(a: Analysis, scale: float, t: dict[str, str] | None = None) -> str:
+    """What the evidence measured, one paragraph per finding, in the language of the texts `t`."""
+    t = t or texts_in("en")
     s, fm = a.features.stride, a.features
     c, h, w = fm.values.shape[1:]
     x1, y1, x2, y2 = a.box
@@ -125,33 +173,33 @@ def _summary(a: Analysis, scale: float) -> str:
     pool_off, align_off = a.centre_offsets(a.pool_boxes), a.centre_offsets(a.align_boxes)
     steps = a.steps
     align_mean = round(float(align_off.mean()), 2) or 0.0  # no "-0.00"
-    span = f"{a.shifts[0]:+.1f} to {a.shifts[-1]:+.1f} px in {len(a.shifts)} steps of {s / 64:.2f} px"
+    span = fill(t["summary.span"], low=f"{a.shifts[0]:+.1f}", high=f"{a.shifts[-1]:+.1f}", n=len(a.shifts),
+                step=f"{s / 64:.2f}")
+    sides = ("left", "top", "right", "bottom")
+    description = describe(fm, {k: t[f"description.{k}"] for k in DESCRIPTIONS})
+    found = t["join"].join(
+        fill(t["summary.found_item"], name=name, mean=f"{np.abs(a.errors[name][:, 0]).mean():.2f}",
+             max=f"{np.abs(a.errors[name][:, 0]).max():.2f}") for name in METHODS)
     lines = [
-        f"**{fm.description}**: {w}×{h} cells, computed in {fm.seconds * 1000:.1f} ms; the region is "
-        f"{x2 - x1:.1f}×{y2 - y1:.1f} px = {(x2 - x1) / s:.2f}×{(y2 - y1) / s:.2f} cells"
-        + (f" (in the image downscaled ×{1 / scale:.3f})" if scale != 1 else "") + ".",
-        f"**ROIPool** pooled cells x {cx0}–{cx1}, y {cy0}–{cy1}: its region is off by "
-        f"{off[0]:+.1f}, {off[1]:+.1f}, {off[2]:+.1f}, {off[3]:+.1f} px (left, top, right, bottom), "
-        f"i.e. {off[0] / s:+.2f}, {off[1] / s:+.2f}, {off[2] / s:+.2f}, {off[3] / s:+.2f} cells.",
-        f"**Shifting the region** {span}: ROIPool's output took **{steps['roi_pool_distinct_outputs']}** "
-        f"distinct values (its largest jump {steps['roi_pool_largest_jump']:.0%} of the value range), "
-        f"ROIAlign's **{steps['roi_align_distinct_outputs']}** (largest step "
-        f"{steps['roi_align_largest_jump']:.1%}). The centre of what ROIPool pools is off by "
-        f"{pool_off.min():+.1f} to {pool_off.max():+.1f} px ({pool_off.min() / s:+.2f} to "
-        f"{pool_off.max() / s:+.2f} cells); ROIAlign's (aligned={a.aligned}) by {align_mean:+.2f} px.",
-        "**A point feature found again** through the pooled grid, mean |error| over the shifts: "
-        + "; ".join(f"{name} **{np.abs(a.errors[name][:, 0]).mean():.2f} px** (at most "
-                    f"{np.abs(a.errors[name][:, 0]).max():.2f})" for name in METHODS) + ".",
+        fill(t["summary.map"], description=description, w=w, h=h, ms=f"{fm.seconds * 1000:.1f}",
+             rw=f"{x2 - x1:.1f}", rh=f"{y2 - y1:.1f}", cw=f"{(x2 - x1) / s:.2f}", ch=f"{(y2 - y1) / s:.2f}",
+             scaled=fill(t["summary.scaled"], factor=f"{1 / scale:.3f}") if scale != 1 else ""),
+        fill(t["summary.pool"], x0=cx0, x1=cx1, y0=cy0, y1=cy1,
+             **{side: f"{v:+.1f}" for side, v in zip(sides, off, strict=True)},
+             **{f"{side}_c": f"{v / s:+.2f}" for side, v in zip(sides, off, strict=True)}),
+        fill(t["summary.shift"], span=span, pool_n=steps["roi_pool_distinct_outputs"],
+             pool_jump=f"{steps['roi_pool_largest_jump']:.0%}", align_n=steps["roi_align_distinct_outputs"],
+             align_jump=f"{steps['roi_align_largest_jump']:.1%}", pool_low=f"{pool_off.min():+.1f}",
+             pool_high=f"{pool_off.max():+.1f}", pool_low_c=f"{pool_off.min() / s:+.2f}",
+             pool_high_c=f"{pool_off.max() / s:+.2f}", aligned=a.aligned, align_off=f"{align_mean:+.2f}"),
+        fill(t["summary.found"], items=found),
     ]
     if fm.source == "detector":
         centre = detector_cell_centre(s)
         offset = centre - 6 * s  # from s·j, where the legacy grid reads cell j
-        nearer = "legacy" if abs(offset) < abs(offset - s / 2) else "aligned=True"
-        lines.append(f"On this backbone (3×3 stride-2 convolutions, padding 1) cell 6 of stride {s} is "
-                     f"centred at pixel {centre:.1f}, measured from its gradients: "
-                     f"s·j {'+' if offset >= 0 else '−'} {abs(offset):.1f}, where s·(j+½) would be "
-                     f"{6.5 * s:g}. On its features the {nearer} grid is the nearer one; a network trained "
-                     "with either convention learns a constant offset, but not ROIPool's varying one.")
+        nearer = t["summary.nearer_legacy" if abs(offset) < abs(offset - s / 2) else "summary.nearer_aligned"]
+        lines.append(fill(t["summary.backbone"], s=s, centre=f"{centre:.1f}", offset=f"{abs(offset):.1f}",
+                          sign="+" if offset >= 0 else "−", half=f"{6.5 * s:g}", nearer=nearer))
     return "\n\n".join(lines)
 
 
@@ -192,7 +240,8 @@ def _as_json(a: Analysis, picture, region: tuple[float, ...]) -> dict:
 @ui.handle_errors
 @gpu
 def roi_endpoint(image: str | None, x1: float, y1: float, x2: float, y2: float, features: str = "detector",
-                 stride: int = 16, output_size: int = 7, sampling_ratio: int = 2, aligned: bool = True):
+                 stride: int = 16, output_size: int = 7, sampling_ratio: int = 2, aligned: bool = True,
+                 request: gr.Request | None = None):
     """Pool the region (x1, y1, x2, y2 in input-image pixels) with ROIPool and ROIAlign on one
     feature map; return the drawn regions, both pooled grids, the shift and localisation plots,
     a summary and JSON."""
@@ -202,21 +251,25 @@ def roi_endpoint(image: str | None, x1: float, y1: float, x2: float, y2: float, 
     region = _region(x1, y1, x2, y2, picture.original_size)
     box = tuple(v / picture.scale for v in region)  # to the pixels of the image as analysed
     analysis = analyse(feature_map(picture.image, source, step), box, output, sampling, aligned)
+    t = texts_in(request_language(request))
     return (plots.overlay(picture.image, analysis), plots.pooled_grids(analysis),
-            plots.shift_figure(analysis), plots.localisation_figure(analysis),
-            _summary(analysis, picture.scale), _as_json(analysis, picture, region))
+            plots.shift_figure(analysis, t), plots.localisation_figure(analysis, t),
+            _summary(analysis, picture.scale, t), _as_json(analysis, picture, region))
 
 
-def first_view(*settings):
+def first_view(image: str | None, x1: float, y1: float, x2: float, y2: float, features: str, stride: int,
+               output_size: int, sampling_ratio: int, aligned: bool, request: gr.Request | None = None):
     """The page-load computation: the endpoint's, except that a region the page has not set
     (a link saved on another tab restores this one's sliders at 0) waits for the visitor
     instead of greeting them with an error."""
-    x1, y1, x2, y2 = settings[1:5]
     try:
         ready = x2 > x1 and y2 > y1
     except TypeError:
         ready = False
-    return roi_endpoint(*settings) if ready else [gr.skip()] * 6
+    if not ready:
+        return [gr.skip()] * 6
+    settings = (features, stride, output_size, sampling_ratio, aligned)
+    return roi_endpoint(image, x1, y1, x2, y2, *settings, request=request)
 
 
 def _image_size(path: str) -> tuple[int, int] | None:
@@ -288,16 +341,16 @@ def create_demo() -> gr.Blocks:
                          elem_id="roi-pooled", render=False, buttons=["download", "fullscreen"])
         shift = gr.Plot(show_label=False, elem_id="roi-shift", render=False)
         located = gr.Plot(show_label=False, elem_id="roi-localisation", render=False)
-        summary = gr.Markdown(render=False)
+        summary = gr.Markdown(render=False, elem_id="roi-summary")
         data = gr.JSON(show_label=False, render=False)
         outputs = [drawn, grids, shift, located, summary, data]
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
                 image = inputs.Image(type="filepath", label=tr("roi.image", "image"), value=first[0],
                                      height=280)
-                features = inputs.Radio(FEATURE_CHOICES, value=first[5],
+                features = inputs.Radio(FEATURE_CHOICES, value=first[5], elem_id="roi-features",
                                         label=tr("roi.features", "feature map"))
-                stride = inputs.Radio(list(STRIDES), value=first[6],
+                stride = inputs.Radio(list(STRIDES), value=first[6], elem_id="roi-stride",
                                       label=tr("roi.stride", "feature stride (the detector has 8 and 16)"))
                 with gr.Row():
                     x1 = inputs.Slider(0, width, value=first[1], step=0.1, label="x1")
@@ -332,7 +385,8 @@ def create_demo() -> gr.Blocks:
         with gr.Accordion(tr("roi.json", "Results as JSON"), open=False):
             data.render()
 
-        io = dict(fn=roi_endpoint, inputs=settings, outputs=outputs, **ui.MODEL_QUEUE)
+        # LANGUAGE_JS: the page's language travels with each request, for the texts computed.
+        io = dict(fn=roi_endpoint, inputs=settings, outputs=outputs, js=LANGUAGE_JS, **ui.MODEL_QUEUE)
         run.click(**io, api_name="roi_pool_vs_align")
         # Only what a person does recomputes (release, input, upload): an example sets every input
         # at once, and a `change` of one of them could run while the image is still the old one.
