@@ -181,3 +181,26 @@ def test_the_best_rate_tried_for_each_arm_is_compared_at_seed_0() -> None:
     sentence = findings.best_rates_sentence({"cells": [focal, ce], "lr_checks": checks})
     assert sentence == ("At the best rate tried for each arm (seed 0): at 8 objects, focal loss (γ = 2) 60.2 "
                         "(lr 0.04, of 2 tried), α-balanced CE 58.8 (lr 0.08, of 2 tried).")
+
+
+def _numbers(text: str) -> list[str]:
+    return sorted(re.findall(r"-?\d[\d,.]*\d|-?\d", text))
+
+
+def test_the_findings_in_chinese_state_every_number_of_the_english() -> None:
+    """The Chinese templates keep each number and leave no English word but names and metrics."""
+    check = {"arm": "focal", "objects": 8, "seed": 0, "lr": 0.04, "AP": 0.60, "aware_AP": 0.45,
+             "plan_lr": 0.01, "plan_AP": 0.49, "plan_aware_AP": 0.24}
+    shared = {"objects": 8, "rates": {"focal": 0.01, "ce": 0.04}, "own_rates": {"focal": 0.02, "ce": None},
+              "seeds": [0, 1], "focal_minus_ce": {"mean": -0.06, "low": -0.1, "high": -0.02}}
+    collapsed = {"cells": [], "tuning": [{"arm": "ohem", "lr": 0.01, "AP": 0.0}]}
+    summaries = [findings.load_summary(), SYNTHETIC, collapsed,
+                 SYNTHETIC | {"lr_checks": [check, check | {"arm": "ce", "lr": 0.08, "AP": 0.62}],
+                              "shared_rate_gaps": [shared]}]
+    for summary in summaries:
+        for write in (findings.headline, findings.table_markdown, findings.tuning_markdown):
+            english, chinese = write(summary), write(summary, "zh-CN")
+            assert chinese != english or not english
+            assert _numbers(chinese) == _numbers(english), write.__name__
+            words = set(re.findall(r"[A-Za-z]{2,}", re.sub(r"`[^`]*`", "", chinese)))
+            assert words <= {"AP", "CE", "OHEM", "SSD"}, (write.__name__, words)

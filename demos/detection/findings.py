@@ -3,12 +3,18 @@
 Every number the detection tab states about the experiment comes from here, so the
 text can never disagree with the plots beside it (tests/test_detection_findings.py).
 No Gradio, no scipy: the summary is computed by `python -m demos.detection.report`.
+
+Each sentence is written in English (`lang="en"`, what the README shows) or Chinese from
+templates: the English ones are `TEXTS` below, the Chinese ones sit under the same keys in
+shared/locales/zh-CN.detection.yaml (read by texts.py); the numbers are formatted once, here.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from demos.detection.texts import CHINESE, ENGLISH, text
 
 SUMMARY = Path(__file__).resolve().parent / "results" / "summary.json"
 ARM_NAMES = {"ce": "α-balanced CE", "focal": "focal loss (γ = 2)", "ohem": "OHEM (paper's)",
@@ -17,6 +23,69 @@ ARM_NAMES = {"ce": "α-balanced CE", "focal": "focal loss (γ = 2)", "ohem": "OH
              "ce-noprior": "α-CE without the prior init",
              "ohem-mean": "OHEM, loss averaged over its 128 anchors (ablation)"}
 MAIN = ("ce", "focal", "ohem")
+
+# The sentences' English templates, values at [name]; key "detection.findings.<name>".
+TEXTS = {
+    "objects_one": "[n] object", "objects_many": "[n] objects",
+    "seeds_one": "[n] seed", "seeds_many": "[n] seeds",
+    "verdict_none": "not compared yet", "verdict_ahead": "ahead", "verdict_behind": "behind",
+    "verdict_level": "level (the interval includes 0)",
+    "level_head": "**[objects] per scene**",
+    "level_ratio": " (1 : [ratio] foreground : background anchors)",
+    "level_arm": "[arm] [ci] ([seeds])",
+    "level_gap": "focal − [arm] = [gap] points, focal [verdict]",
+    "level": "[head]: class-agnostic AP [arms].",
+    "level_gaps": "[head]: class-agnostic AP [arms]. [gaps].",
+    "collapse_part": "[arm] at [objects], [n] of its [tried] rates ([rates])",
+    "collapse": "While tuning, runs ended with no confident detections at all (class-agnostic AP below 1 %): "
+                "[parts].",
+    "short_focal": "focal",
+    "shared_not_yet": "not yet",
+    "shared_part": "[ci] points at [objects] ([seeds]; rates tuned at this level: [own])",
+    "shared": "With the rates tuned at 2 objects used at every level (focal [focal], CE [ce]), focal − CE "
+              "was [parts]. The rate that suits one level does not suit the others, so those gaps measure "
+              "the rate as much as the loss; the table above uses each level's own rates.",
+    "check_planned": " against [ap] ([aware]) at the sweep's [lr]",
+    "check_part": "[arm] at [objects], seed [seed], lr [lr]: class-agnostic AP [ap] (class-aware [aware])"
+                  "[planned]",
+    "checks": "Learning-rate checks (the same seed at another rate): [parts].",
+    "flip_and": "and of its best rate tried there ([best])",
+    "flip_not": "though not of its best rate tried there ([best])",
+    "flip": "At [objects], [arm] at lr [lr] ([ap]) is ahead of [other] at its rate ([theirs])[rest]: the "
+            "table's order at this level is the tuned rate's doing as much as the loss's.",
+    "best_arm": "[arm] [ap] (lr [lr], of [n] tried)",
+    "best_level": "at [objects], [arms]",
+    "best": "At the best rate tried for each arm (seed 0): [parts].",
+    "waiting": "No main run has finished yet ([n] learning-rate tuning runs done). The sweep is resumable: "
+               "`python -m demos.detection.sweep --workers 2`.",
+    "note": "[n] runs finished so far; cells with one seed have intervals from the val scenes only, so they "
+            "understate the noise between training runs.",
+    "table_header": "| arm | objects / scene | seeds | lr (tuned at) | class-agnostic AP [95 % CI] "
+                    "| class-aware AP [95 % CI] | wrong class | background | missed |",
+    "table_where": " ([objects])",
+    "tuning_rate": "lr [rate]",
+    "tuning_header": "| tuning (1,000 steps, tune split) | objects / scene | [rates] |",
+}
+# The punctuation that joins the pieces, per language (a separator is no text to translate).
+SEPARATORS = {ENGLISH: {"join": "; ", "comma": ", ", "enum": ", ", "space": " "},
+              CHINESE: {"join": "；", "comma": "，", "enum": "、", "space": ""}}
+
+
+def _t(name: str, lang: str, /, **values: object) -> str:
+    return text(f"detection.findings.{name}", TEXTS[name], lang, **values)
+
+
+def _sep(name: str, lang: str) -> str:
+    return SEPARATORS.get(lang, SEPARATORS[ENGLISH])[name]
+
+
+def arm_key(arm: str) -> str:
+    """The translation key of an arm's name ("focal-g0.5" -> "detection.findings.arm.focal_g0_5")."""
+    return "detection.findings.arm." + arm.replace("-", "_").replace(".", "_")
+
+
+def arm_name(arm: str, lang: str = ENGLISH) -> str:
+    return text(arm_key(arm), ARM_NAMES.get(arm, arm), lang)
 
 
 def load_summary(path: Path = SUMMARY) -> dict:
@@ -39,42 +108,44 @@ def cell(summary: dict, arm: str, objects: int) -> dict | None:
     return next((c for c in summary.get("cells", []) if c["arm"] == arm and c["objects"] == objects), None)
 
 
-def verdict(gap: dict | None) -> str:
+def verdict(gap: dict | None, lang: str = ENGLISH) -> str:
     """'ahead', 'behind' or 'level' for focal − other, judged by whether the interval excludes 0."""
     if gap is None:
-        return "not compared yet"
+        return _t("verdict_none", lang)
     if gap["low"] > 0:
-        return "ahead"
+        return _t("verdict_ahead", lang)
     if gap["high"] < 0:
-        return "behind"
-    return "level (the interval includes 0)"
+        return _t("verdict_behind", lang)
+    return _t("verdict_level", lang)
 
 
-def _objects(n: int) -> str:
-    return f"{n} object" + ("s" if n > 1 else "")
+def _objects(n: int, lang: str = ENGLISH) -> str:
+    return _t("objects_many" if n > 1 else "objects_one", lang, n=n)
 
 
-def _seeds(n: int) -> str:
-    return f"{n} seed" + ("s" if n > 1 else "")
+def _seeds(n: int, lang: str = ENGLISH) -> str:
+    return _t("seeds_many" if n > 1 else "seeds_one", lang, n=n)
 
 
-def level_sentence(summary: dict, objects: int) -> str | None:
+def level_sentence(summary: dict, objects: int, lang: str = ENGLISH) -> str | None:
     """One level's result: each main arm's class-agnostic AP with its interval, and focal's gaps."""
     rows = {arm: cell(summary, arm, objects) for arm in MAIN}
     if not any(rows.values()):
         return None
     ratio = {r["objects"]: r["bg_per_fg_anchor"] for r in summary.get("levels", [])}.get(objects)
-    head = f"**{_objects(objects)} per scene**"
+    head = _t("level_head", lang, objects=_objects(objects, lang))
     if ratio:
-        head += f" (1 : {ratio:,.0f} foreground : background anchors)"
-    parts = [f"{ARM_NAMES[a]} {_ci(r['agnostic'])} ({_seeds(len(r['seeds']))})" for a, r in rows.items() if r]
-    gaps = [f"focal − {ARM_NAMES[a]} = {_pct(r['focal_minus_this']['mean'])} points, focal "
-            f"{verdict(r['focal_minus_this'])}" for a, r in rows.items()
-            if r and a != "focal" and r.get("focal_minus_this")]
-    return f"{head}: class-agnostic AP " + "; ".join(parts) + (". " + "; ".join(gaps) + "." if gaps else ".")
+        head += _t("level_ratio", lang, ratio=f"{ratio:,.0f}")
+    parts = [_t("level_arm", lang, arm=arm_name(a, lang), ci=_ci(r["agnostic"]),
+                seeds=_seeds(len(r["seeds"]), lang)) for a, r in rows.items() if r]
+    gaps = [_t("level_gap", lang, arm=arm_name(a, lang), gap=_pct(r["focal_minus_this"]["mean"]),
+               verdict=verdict(r["focal_minus_this"], lang))
+            for a, r in rows.items() if r and a != "focal" and r.get("focal_minus_this")]
+    join = _sep("join", lang)
+    return _t("level_gaps" if gaps else "level", lang, head=head, arms=join.join(parts), gaps=join.join(gaps))
 
 
-def collapse_sentence(summary: dict) -> str:
+def collapse_sentence(summary: dict, lang: str = ENGLISH) -> str:
     """Tuning runs that ended with no detections at all (AP < 1 %), per arm and level, as one sentence."""
     collapsed: dict[tuple[str, int], list[float]] = {}
     tried: dict[tuple[str, int], int] = {}
@@ -83,52 +154,51 @@ def collapse_sentence(summary: dict) -> str:
         tried[key] = tried.get(key, 0) + 1
         if t["AP"] < 0.01:
             collapsed.setdefault(key, []).append(t["lr"])
-    parts = [f"{ARM_NAMES.get(a, a)} at {_objects(n)}, {len(r)} of its {tried[(a, n)]} rates "
-             f"({', '.join(f'{x:g}' for x in r)})" for (a, n), r in collapsed.items()]
+    parts = [_t("collapse_part", lang, arm=arm_name(a, lang), objects=_objects(n, lang), n=len(r),
+                tried=tried[(a, n)], rates=_sep("enum", lang).join(f"{x:g}" for x in r))
+             for (a, n), r in collapsed.items()]
     if not parts:
         return ""
-    return ("While tuning, runs ended with no confident detections at all (class-agnostic AP below 1 %): "
-            + "; ".join(parts) + ".")
+    return _t("collapse", lang, parts=_sep("join", lang).join(parts))
 
 
-def shared_rate_sentence(summary: dict) -> str:
+def shared_rate_sentence(summary: dict, lang: str = ENGLISH) -> str:
     """The same comparison with every level trained at the rates tuned at 2 objects: the part of
     the gap that the rate, not the loss, decides."""
     parts = []
     for g in summary.get("shared_rate_gaps", []):
         gap = g["focal_minus_ce"]
-        own = ", ".join(f"{'CE' if a == 'ce' else a} {r:g}"
-                        for a, r in g["own_rates"].items() if r is not None)
-        parts.append(f"{_pct(gap['mean'])} [{_pct(gap['low'])}, {_pct(gap['high'])}] points at "
-                     f"{_objects(g['objects'])} ({_seeds(len(g['seeds']))}; rates tuned at this level: "
-                     f"{own or 'not yet'})")
+        short = {"ce": "CE", "focal": _t("short_focal", lang)}  # the two arms the shared rates compare
+        own = _sep("enum", lang).join(f"{short.get(a, a)} {r:g}" for a, r in g["own_rates"].items()
+                                      if r is not None)
+        parts.append(_t("shared_part", lang, ci=_ci(gap), objects=_objects(g["objects"], lang),
+                        seeds=_seeds(len(g["seeds"]), lang), own=own or _t("shared_not_yet", lang)))
     if not parts:
         return ""
     rates = summary["shared_rate_gaps"][0]["rates"]
-    return ("With the rates tuned at 2 objects used at every level (focal " + f"{rates['focal']:g}, CE "
-            f"{rates['ce']:g}), focal − CE was " + "; ".join(parts)
-            + ". The rate that suits one level does not suit the others, so those gaps measure the "
-            "rate as much as the loss; the table above uses each level's own rates.")
+    return _t("shared", lang, focal=f"{rates['focal']:g}", ce=f"{rates['ce']:g}",
+              parts=_sep("join", lang).join(parts))
 
 
-def lr_check_sentence(summary: dict) -> str:
+def lr_check_sentence(summary: dict, lang: str = ENGLISH) -> str:
     """Runs that repeat a cell's seed 0 at another rate: does the cell's result depend on the
     tuned rate?"""
     parts = []
     for t in summary.get("lr_checks", []):
-        planned = "" if t["plan_AP"] is None else (
-            f" against {_pct(t['plan_AP'])} ({_pct(t['plan_aware_AP'])}) at the sweep's {t['plan_lr']:g}")
-        objects = _objects(t["objects"])
-        parts.append(f"{ARM_NAMES.get(t['arm'], t['arm'])} at {objects}, seed {t['seed']}, lr {t['lr']:g}: "
-                     f"class-agnostic AP {_pct(t['AP'])} (class-aware {_pct(t['aware_AP'])}){planned}")
+        planned = "" if t["plan_AP"] is None else _t("check_planned", lang, ap=_pct(t["plan_AP"]),
+                                                     aware=_pct(t["plan_aware_AP"]), lr=f"{t['plan_lr']:g}")
+        parts.append(_t("check_part", lang, arm=arm_name(t["arm"], lang), seed=t["seed"], lr=f"{t['lr']:g}",
+                        objects=_objects(t["objects"], lang), ap=_pct(t["AP"]), aware=_pct(t["aware_AP"]),
+                        planned=planned))
     if not parts:
         return ""
-    flips = order_flips(summary)
-    return ("Learning-rate checks (the same seed at another rate): " + "; ".join(parts) + "."
-            + (" " + " ".join(flips) if flips else ""))
+    flips = order_flips(summary, lang)
+    space = _sep("space", lang)
+    return (_t("checks", lang, parts=_sep("join", lang).join(parts))
+            + (space + space.join(flips) if flips else ""))
 
 
-def order_flips(summary: dict) -> list[str]:
+def order_flips(summary: dict, lang: str = ENGLISH) -> list[str]:
     """Where a check at a better rate than the plan's overtakes another main arm at its level: the
     comparison there is the tuned rate's doing as much as the loss's, so the sentence says so,
     and whether the overtaken arm's own best rate tried there keeps it behind. (A check at a
@@ -147,17 +217,15 @@ def order_flips(summary: dict) -> list[str]:
                 continue
             tried = [c["AP"] for c in checks if (c["arm"], c["objects"]) == (other, t["objects"])]
             best = max([theirs, *tried])
-            objects = _objects(t["objects"])
-            rest = (f"and of its best rate tried there ({_pct(best)})" if best < t["AP"] else
-                    f"though not of its best rate tried there ({_pct(best)})") if best > theirs else ""
-            out.append(f"At {objects}, {ARM_NAMES.get(t['arm'], t['arm'])} at lr {t['lr']:g} "
-                       f"({_pct(t['AP'])}) is ahead of {ARM_NAMES[other]} at its rate ({_pct(theirs)})"
-                       + (f", {rest}" if rest else "")
-                       + ": the table's order at this level is the tuned rate's doing as much as the loss's.")
+            rest = "" if best <= theirs else _t("flip_and" if best < t["AP"] else "flip_not", lang,
+                                                 best=_pct(best))
+            out.append(_t("flip", lang, objects=_objects(t["objects"], lang), arm=arm_name(t["arm"], lang),
+                          lr=f"{t['lr']:g}", ap=_pct(t["AP"]), other=arm_name(other, lang),
+                          theirs=_pct(theirs), rest=_sep("comma", lang) + rest if rest else ""))
     return out
 
 
-def best_rates_sentence(summary: dict) -> str:
+def best_rates_sentence(summary: dict, lang: str = ENGLISH) -> str:
     """At each level with learning-rate checks: every main arm at the best rate tried for it
     (seed 0, the planned run included), best first. The fair comparison the plan's single
     tuned rate per arm cannot give."""
@@ -175,48 +243,46 @@ def best_rates_sentence(summary: dict) -> str:
         if len(tried) < 2:
             continue
         best = sorted(((max(v), a) for a, v in tried.items()), reverse=True)
-        parts.append(f"at {_objects(objects)}, " + ", ".join(
-            f"{ARM_NAMES[a]} {_pct(ap)} (lr {lr:g}, of {len(tried[a])} tried)" for (ap, lr), a in best))
+        arms = _sep("comma", lang).join(
+            _t("best_arm", lang, arm=arm_name(a, lang), ap=_pct(ap), lr=f"{lr:g}", n=len(tried[a]))
+            for (ap, lr), a in best)
+        parts.append(_t("best_level", lang, objects=_objects(objects, lang), arms=arms))
     if not parts:
         return ""
-    return "At the best rate tried for each arm (seed 0): " + "; ".join(parts) + "."
+    return _t("best", lang, parts=_sep("join", lang).join(parts))
 
 
-def headline(summary: dict) -> str:
+def headline(summary: dict, lang: str = ENGLISH) -> str:
     """The experiment in a few sentences, for the tab and the README."""
     finished = summary.get("runs", 0)
-    collapse = collapse_sentence(summary)
+    collapse = collapse_sentence(summary, lang)
     if not summary.get("cells"):
-        tuned = len(summary.get("tuning", []))
-        waiting = (f"No main run has finished yet ({tuned} learning-rate tuning runs done). The sweep is "
-                   "resumable: `python -m demos.detection.sweep --workers 2`.")
+        waiting = _t("waiting", lang, n=len(summary.get("tuning", [])))
         return waiting + (f"\n\n{collapse}" if collapse else "")
     levels = sorted({c["objects"] for c in summary["cells"]}, reverse=True)
-    sentences = [s for s in (level_sentence(summary, lv) for lv in levels) if s]
-    note = (f"{finished} runs finished so far; cells with one seed have intervals from the val scenes "
-            "only, so they understate the noise between training runs.")
-    checks = " ".join(x for x in (shared_rate_sentence(summary), lr_check_sentence(summary),
-                                   best_rates_sentence(summary)) if x)
+    sentences = [s for s in (level_sentence(summary, lv, lang) for lv in levels) if s]
+    note = _t("note", lang, n=finished)
+    checks = _sep("space", lang).join(x for x in (shared_rate_sentence(summary, lang),
+                                                  lr_check_sentence(summary, lang),
+                                                  best_rates_sentence(summary, lang)) if x)
     return "\n\n".join([*sentences, *([collapse] if collapse else []), *([checks] if checks else []), note])
 
 
-def table_markdown(summary: dict) -> str:
+def table_markdown(summary: dict, lang: str = ENGLISH) -> str:
     """Every cell: AP class-agnostic and class-aware with intervals, and what the confident detections are."""
-    rows = ["| arm | objects / scene | seeds | lr (tuned at) | class-agnostic AP [95 % CI] "
-            "| class-aware AP [95 % CI] | wrong class | background | missed |",
-            "|---|---:|---:|---:|---|---|---:|---:|---:|"]
+    rows = [_t("table_header", lang), "|---|---:|---:|---:|---|---|---:|---:|---:|"]
     for c in sorted(summary.get("cells", []), key=lambda c: (-c["objects"], c["arm"])):
         e = c["errors"]
-        name = ARM_NAMES.get(c["arm"], c["arm"])
+        name = arm_name(c["arm"], lang)
         at = c.get("lr_tuned_at")
-        where = "" if at is None else f" ({_objects(at)})"
+        where = "" if at is None else _t("table_where", lang, objects=_objects(at, lang))
         rows.append(f"| {name} | {c['objects']} | {len(c['seeds'])} | {c['lr']:g}{where} "
                     f"| {_ci(c['agnostic'])} | {_ci(c['aware'])} | {e['wrong_class']:.0f} "
                     f"| {e['background']:.0f} | {e['missed']:.0f} |")
     return "\n".join(rows)
 
 
-def tuning_markdown(summary: dict) -> str:
+def tuning_markdown(summary: dict, lang: str = ENGLISH) -> str:
     """The learning-rate search: class-agnostic AP on the tune split per arm, level and rate; the
     best of each row (bold) is the rate the sweep uses there once the row is complete."""
     runs = summary.get("tuning", [])
@@ -226,8 +292,8 @@ def tuning_markdown(summary: dict) -> str:
     rows_of = list(dict.fromkeys((t["arm"], t.get("objects", 2)) for t in runs))
     rows_of.sort(key=lambda k: (-k[1], k[0]))
     ap = {(t["arm"], t.get("objects", 2), t["lr"]): t["AP"] for t in runs}
-    header = " | ".join(f"lr {r:g}" for r in rates)
-    rows = [f"| tuning (1,000 steps, tune split) | objects / scene | {header} |",
+    header = " | ".join(_t("tuning_rate", lang, rate=f"{r:g}") for r in rates)
+    rows = [_t("tuning_header", lang, rates=header),
             "|---|---:|" + "---:|" * len(rates)]
     for arm, objects in rows_of:
         best = max(ap[(arm, objects, r)] for r in rates if (arm, objects, r) in ap)
@@ -236,5 +302,5 @@ def tuning_markdown(summary: dict) -> str:
             value = ap.get((arm, objects, r))
             text = "–" if value is None else _pct(value)
             cells.append(f"**{text}**" if value == best else text)
-        rows.append(f"| {ARM_NAMES.get(arm, arm)} | {objects} | " + " | ".join(cells) + " |")
+        rows.append(f"| {arm_name(arm, lang)} | {objects} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
