@@ -42,6 +42,7 @@ from torch import nn
 
 from shared import device as devices
 from shared import settings
+from shared.templates import fill, unfill
 
 log = logging.getLogger("visionlab")
 
@@ -54,6 +55,40 @@ SERVE_TOLERANCE = 0.05
 MIN_SPEEDUP = 1.1  # a path that saves less than this on the check input is not worth its risk
 SERVED_TIERS = ("pretrained",)
 EAGER = "fp32 eager"
+# A verdict's words, one template per phrase ([name] marks a value, see shared.templates): kept
+# verdicts hold them in English, and `describe(..., said=...)` says them again in another language.
+SAID = {
+    "bundled": "[eager]: bundled models are served as trained and measured",
+    "first_use": "checked at first use on this machine",
+    "chosen_path": "[path] (checked [date]: outputs within [rel] of fp32's largest value, limit [limit]; "
+                   "[speedup]× faster)",
+    "refused": "[eager] ([tried])",
+    "tried": "[name]: [outcome]",
+    "tried_join": "; ",
+    "no_path": "no faster path here",
+    "unavailable": "unavailable: [reason]",
+    "failed": "failed ([error])",
+    "not_faithful": "not faithful (outputs off by [rel] of their largest value, limit [limit])",
+    "not_faster": "not faster ([speedup]×)",
+    "chosen": "chosen",
+    "runs_on": "runs on [want], and this model is on [have]",
+    "no_bf16_cpu": "this CPU has no bf16 instructions (AVX512-BF16 or AMX)",
+    "no_bf16_gpu": "this GPU has no bf16 support",
+}
+OUTCOMES = ("unavailable", "failed", "not_faithful", "not_faster", "chosen")
+REASONS = ("runs_on", "no_bf16_cpu", "no_bf16_gpu")
+
+
+def say_again(text: str, keys: tuple[str, ...], said: dict[str, str]) -> str:
+    """`text`, made from one of SAID's `keys` in English, made again from `said`'s (the same phrase in
+    another language); a reason inside "unavailable: ..." too. Any other text is returned as it is."""
+    for key in keys:
+        values = unfill(SAID[key], text)
+        if values is not None:
+            if key == "unavailable":
+                values["reason"] = say_again(values["reason"], REASONS, said)
+            return fill(said.get(key, SAID[key]), **values)
+    return text
 CHECK_SIZE = (480, 640)  # (height, width) of the fixed check image: the size visitors' photos have
 
 
@@ -122,11 +157,11 @@ class ServingPath:
     def unavailable(self, device: torch.device) -> str | None:
         """Why this path cannot run on `device` (None when it can)."""
         if device.type != self.device_type:
-            return f"runs on {self.device_type}, and this model is on {device.type}"
+            return fill(SAID["runs_on"], want=self.device_type, have=device.type)
         if self.dtype is torch.bfloat16 and device.type == "cpu" and not cpu_has_bf16():
-            return "this CPU has no bf16 instructions (AVX512-BF16 or AMX)"
+            return SAID["no_bf16_cpu"]
         if self.dtype is torch.bfloat16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            return "this GPU has no bf16 support"
+            return SAID["no_bf16_gpu"]
         return None
 
     def apply(self, model: nn.Module) -> None:
@@ -296,14 +331,18 @@ class Verdict:
     date: str = ""
     machine: str = ""
 
-    def describe(self) -> str:
-        """The path in words, with the evidence, as `/models` and the results show it."""
+    def describe(self, said: dict[str, str] | None = None) -> str:
+        """The path in words, with the evidence, as `/models` and the results show it; in English,
+        or in the language of `said` (SAID's phrases in another language)."""
+        s = SAID | (said or {})
         chosen = next((t for t in self.tried if t["name"] == self.path), None)
         if chosen is None:
-            refused = "; ".join(f"{t['name']}: {t['outcome']}" for t in self.tried) or "no faster path here"
-            return f"{EAGER} ({refused})"
-        return (f"{self.path} (checked {self.date}: outputs within {chosen['max_rel']:.2g} of fp32's "
-                f"largest value, limit {self.tolerance:g}; {chosen['speedup']:.1f}× faster)")
+            refused = s["tried_join"].join(
+                fill(s["tried"], name=t["name"], outcome=say_again(t["outcome"], OUTCOMES, s))
+                for t in self.tried)
+            return fill(s["refused"], eager=EAGER, tried=refused or s["no_path"])
+        return fill(s["chosen_path"], path=self.path, date=self.date, rel=f"{chosen['max_rel']:.2g}",
+                    limit=f"{self.tolerance:g}", speedup=f"{chosen['speedup']:.1f}")
 
 
 def _timed(fn: Callable[[], Any], device: torch.device) -> tuple[Any, float]:
@@ -328,7 +367,7 @@ def choose(model: nn.Module, paths: list[ServingPath] | None = None, image: torc
         for path in paths:
             reason = path.unavailable(device)
             if reason:
-                verdict.tried.append({"name": path.name, "outcome": f"unavailable: {reason}"})
+                verdict.tried.append({"name": path.name, "outcome": fill(SAID["unavailable"], reason=reason)})
                 continue
             trial: dict[str, Any] = {"name": path.name}
             try:
@@ -339,18 +378,18 @@ def choose(model: nn.Module, paths: list[ServingPath] | None = None, image: torc
             except Exception as exc:  # a path that cannot run this model: say so and serve eagerly
                 path.undo(model)
                 log.warning("serving path %s failed: %s", path.name, exc)
-                verdict.tried.append(trial | {"outcome": f"failed ({type(exc).__name__})"})
+                verdict.tried.append(trial | {"outcome": fill(SAID["failed"], error=type(exc).__name__)})
                 continue
             diff = differences(reference, out)
             trial |= {"max_rel": diff["max_rel"], "max_abs": diff["max_abs"], "seconds": seconds,
                       "speedup": verdict.eager_s / seconds}
             if diff["max_rel"] > tolerance:
-                trial["outcome"] = (f"not faithful (outputs off by {diff['max_rel']:.2g} of their largest "
-                                    f"value, limit {tolerance:g})")
+                trial["outcome"] = fill(SAID["not_faithful"], rel=f"{diff['max_rel']:.2g}",
+                                        limit=f"{tolerance:g}")
             elif trial["speedup"] < min_speedup:
-                trial["outcome"] = f"not faster ({trial['speedup']:.2f}×)"
+                trial["outcome"] = fill(SAID["not_faster"], speedup=f"{trial['speedup']:.2f}")
             else:
-                trial["outcome"] = "chosen"
+                trial["outcome"] = SAID["chosen"]
                 verdict.path = path.name
                 verdict.tried.append(trial)
                 return verdict
@@ -469,16 +508,18 @@ def served_from(verdict: Verdict, model: nn.Module) -> Served:
     return Served(verdict.path, lambda: chosen.context(model), verdict)
 
 
-def describe(name: str, tier: str) -> str:
-    """The serving path of a registered model in words, for `/models` (never runs a check)."""
+def describe(name: str, tier: str, said: dict[str, str] | None = None) -> str:
+    """The serving path of a registered model in words, for `/models` (never runs a check); in
+    English, or in the language of `said` (see Verdict.describe)."""
+    s = SAID | (said or {})
     if tier not in SERVED_TIERS:
-        return f"{EAGER}: bundled models are served as trained and measured"
+        return fill(s["bundled"], eager=EAGER)
     fields = Verdict.__dataclass_fields__.keys()
     kept = [Verdict(**v) for k, v in _read_verdicts(_verdict_file()).items()
             if k.split("|")[0] == name and isinstance(v, dict) and v.keys() <= fields]
     if not kept:
-        return "checked at first use on this machine"
-    return max(kept, key=lambda v: v.date).describe()
+        return s["first_use"]
+    return max(kept, key=lambda v: v.date).describe(said)
 
 
 def fp32_copy(model: nn.Module) -> nn.Module:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import CHROMIUM
+from conftest import ARTIFACTS, CHROMIUM
 
 from demos.acceleration import cache, measure
 from shared.device import configure_threads
@@ -45,3 +45,59 @@ def test_the_tab_opens_with_the_kept_table_and_measure_now_refills_it(kept, brow
     assert page.locator("#acceleration-plot .js-plotly-plot").count() == 1
     assert page.locator(".toast-body.error").count() == 0 and not errors, errors
     page.close()
+
+
+# The smallest measurement the app tests take: the small generator at 128 px, three techniques (one
+# skipped without a GPU), three timed calls each.
+SMALL = ("cyclegan-plain2striped", 128, ["channels-last", "bf16 autocast + channels-last", "CUDA graphs"], 3)
+# Names a Chinese page keeps: the techniques that are torch's own names or code (fp32 eager,
+# inference_mode, channels-last, bf16/fp16 autocast, torch.compile, CUDA, int8), the processor, torch,
+# torch's device names, CPU/GPU, and CI (the confidence interval's abbreviation).
+KEPT_ZH = {"fp", "eager", "inference", "mode", "channels", "last", "bf", "autocast", "torch", "compile",
+           "CUDA", "int", "CPU", "GPU", "cpu", "cuda", "CI"}
+
+
+def _machine_words() -> set[str]:
+    """The words of this machine's description (its processor's name, the torch build) in the summary."""
+    import re
+
+    from shared.acceleration import machine_label
+
+    return set(re.findall(r"[A-Za-z]{2,}", machine_label())) - {"cores"}
+
+
+def test_acceleration_tab_in_chinese_shows_no_english(kept, browser, app_url):
+    """The kept measurement on opening and a fresh one after "Measure now": sentences, table, plot,
+    choices and labels in Chinese apart from names, units and code."""
+    from conftest import english_on
+
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN").new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{app_url}?tab=acceleration")
+        page.wait_for_function("document.querySelector('#acceleration-summary')?.innerText.includes('之前于')",
+                               timeout=60_000)  # the kept measurement, said in Chinese
+        page.wait_for_selector("#acceleration-plot .js-plotly-plot", timeout=30_000)
+        assert english_on(page, kept=KEPT_ZH | _machine_words()) == []
+        model, size, techniques, repeats = SMALL
+        page.locator("#acceleration-model input").click()
+        page.get_by_role("option", name=model, exact=True).click()
+        for slider, value in (("#acceleration-size", size), ("#acceleration-repeats", repeats)):
+            page.locator(f"{slider} input[type=number]").fill(str(value))
+            page.locator(f"{slider} input[type=number]").press("Enter")
+        for box in page.locator("#acceleration-techniques input[type=checkbox]").all():
+            box.set_checked(box.get_attribute("name") in techniques)
+        page.locator("#acceleration-measure").click()
+        page.wait_for_function(
+            "document.querySelector('#acceleration-summary')?.innerText.includes('轮流计时 3 次')"
+            " && !document.querySelector('#acceleration-summary').innerText.includes('之前于')",
+            timeout=240_000)
+        page.wait_for_timeout(1500)  # the plot redraws after the text
+        table = page.locator("#acceleration-table").inner_text()
+        assert "跳过" in table and "需要 CUDA GPU" in table  # the skipped row says why, in Chinese
+        assert english_on(page, kept=KEPT_ZH | _machine_words()) == []
+        assert page.locator(".toast-body.error").count() == 0 and not errors, errors
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "acceleration_zh.png"), full_page=True)
+        page.context.close()

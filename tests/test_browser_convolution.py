@@ -53,14 +53,15 @@ def test_convolution_tab_in_chinese_shows_no_english(browser, url):
         page.goto(f"{url}?tab=convolution")
         # The first result of both halves: the compression's pictures and its sentence, the sweep.
         page.wait_for_selector("#compress-gallery img", timeout=300_000)
-        page.wait_for_function("() => document.querySelector('#compress-summary')?.innerText.includes('压缩')",
-                               timeout=120_000)
+        page.wait_for_function(
+            "() => document.querySelector('#compress-summary')?.innerText.includes('压缩')", timeout=120_000)
         page.wait_for_selector("#convolution-sweep .js-plotly-plot", timeout=300_000)
         # One more convolution: the 9×9 example, computed (its column buffer has 3·9·9 = 243 rows).
         page.locator("#convolution-examples button").nth(1).click()
         page.get_by_role("button", name="计算", exact=True).click()
         page.wait_for_function(
-            "() => document.querySelector('#convolution-summary')?.innerText.includes('243 ×')", timeout=180_000)
+            "() => document.querySelector('#convolution-summary')?.innerText.includes('243 ×')",
+            timeout=180_000)
         # One more compression: the defaults again, answered from the kept result (its own sentence).
         page.get_by_role("button", name="压缩", exact=True).click()
         page.wait_for_function(

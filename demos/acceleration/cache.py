@@ -17,10 +17,14 @@ from pathlib import Path
 
 from shared import acceleration as serving
 from shared import settings
+from shared.templates import fill
 
 from .measure import Measurement
 
 FORMAT = "vision-lab-acceleration-1"
+# What `load` says about a file it had to ignore ([name] marks a value, see shared.templates).
+UNREADABLE = ("The kept measurements in [file] could not be read ([reason]), so they were ignored; the next "
+              "measurement replaces the file.")
 _LOCK = threading.Lock()
 
 
@@ -44,8 +48,7 @@ def load(path: Path | None = None) -> tuple[dict[str, Measurement], str]:
         return {k: Measurement.from_json(v) for k, v in data["results"].items()}, ""
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         reason = type(exc).__name__ if not str(exc) else f"{type(exc).__name__}: {str(exc)[:80]}"
-        return {}, (f"The kept measurements in {path.name} could not be read ({reason}), so they were "
-                    "ignored; the next measurement replaces the file.")
+        return {}, fill(UNREADABLE, file=path.name, reason=reason)
 
 
 def save(measurement: Measurement, path: Path | None = None) -> Path:

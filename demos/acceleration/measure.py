@@ -27,6 +27,7 @@ import torch
 
 from shared import acceleration as serving
 from shared import device as devices
+from shared.templates import fill
 from shared.validation import BadInput
 
 from . import subjects
@@ -37,6 +38,20 @@ REPEATS_LIMITS = (3, 50)
 WARMUP = 2
 MEASURING = threading.Lock()
 _RUNNING: dict[str, str] = {}  # what the running measurement is, for the message to a second caller
+# A measurement's progress, and what a row says when its technique broke: one template each ([name]
+# marks a value, see shared.templates), so the tab can say them again in the page's language.
+PROGRESS = {
+    "preparing": "preparing [name] at [size] px",
+    "converting": "converting and warming up: [technique]",
+    "timing": "timing: round [round] of [rounds]",
+    "checking": "checking outputs and accuracy: [technique]",
+    "done": "done",
+}
+FAILURES = {
+    "conversion": "the conversion failed: [error]: [message]",
+    "unchecked": "its outputs or metric could not be checked here ([error]: [message])",
+}
+NOTE_JOIN = "; "  # a row's note and what went wrong checking it
 
 
 class Busy(BadInput):
@@ -198,7 +213,8 @@ def _prepare(technique: Technique, subject, x) -> tuple[Row, Prepared | None]:
                 _call(prepared, subject.call, x, subject.device)
         except Exception as exc:  # a conversion this model does not survive: the row says so
             first = (str(exc).strip().splitlines() or [""])[0][:160]
-            row.status, row.reason = "failed", f"the conversion failed: {type(exc).__name__}: {first}"
+            row.status = "failed"
+            row.reason = fill(FAILURES["conversion"], error=type(exc).__name__, message=first)
             return row, None
     row.peak_mb, row.convert_s, row.note = memory.peak_mb, round(prepared.seconds, 2), prepared.note
     return row, prepared
@@ -254,7 +270,7 @@ def _measure(name: str, size: int, chosen: list[str], repeats: int, progress: Pr
 
     t0 = time.perf_counter()
     device = devices.pick_device()
-    progress(0.0, f"preparing {name} at {size} px")
+    progress(0.0, fill(PROGRESS["preparing"], name=name, size=size))
     subject, x = subjects.subject(name, size, device)
     weights = subjects.weights_kind(name)
     result = Measurement(
@@ -265,7 +281,7 @@ def _measure(name: str, size: int, chosen: list[str], repeats: int, progress: Pr
     fp32_bytes = state_bytes(subject.model)
     ready: list[tuple[Row, Prepared]] = []
     for i, technique in enumerate(chosen):
-        progress(0.4 * i / len(chosen), f"converting and warming up: {technique}")
+        progress(0.4 * i / len(chosen), fill(PROGRESS["converting"], technique=technique))
         row, prepared = _prepare(BY_NAME[technique], subject, x)
         result.rows.append(row)
         if prepared is not None:
@@ -273,14 +289,14 @@ def _measure(name: str, size: int, chosen: list[str], repeats: int, progress: Pr
             ready.append((row, prepared))
     times: dict[str, list[float]] = {row.technique: [] for row, _ in ready}
     for r in range(repeats):
-        progress(0.4 + 0.3 * r / repeats, f"timing: round {r + 1} of {repeats}")
+        progress(0.4 + 0.3 * r / repeats, fill(PROGRESS["timing"], round=r + 1, rounds=repeats))
         turn = ready[r % len(ready):] + ready[:r % len(ready)]  # each round starts with another technique
         for row, prepared in turn:
             times[row.technique].append(_call(prepared, subject.call, x, device))
     base_ms = statistics.median(times[BASELINE]) if times.get(BASELINE) else None
     reference: dict = {}
     for i, (row, prepared) in enumerate(ready):
-        progress(0.7 + 0.3 * i / len(ready), f"checking outputs and accuracy: {row.technique}")
+        progress(0.7 + 0.3 * i / len(ready), fill(PROGRESS["checking"], technique=row.technique))
         row.median_ms = round(statistics.median(times[row.technique]), 3)
         row.p95_ms = round(_percentile(times[row.technique], 0.95), 3)
         row.speedup = round(base_ms / row.median_ms, 3) if base_ms else None
@@ -288,9 +304,9 @@ def _measure(name: str, size: int, chosen: list[str], repeats: int, progress: Pr
             _compare(row, prepared, subject, x, reference, accuracy)
         except Exception as exc:  # e.g. a metric whose data cannot reach this device: the row says so
             first = (str(exc).strip().splitlines() or [""])[0][:160]
-            row.note = (row.note + "; " if row.note else "") + (
-                f"its outputs or metric could not be checked here ({type(exc).__name__}: {first})")
-    progress(1.0, "done")
+            row.note = (row.note + NOTE_JOIN if row.note else "") + fill(
+                FAILURES["unchecked"], error=type(exc).__name__, message=first)
+    progress(1.0, PROGRESS["done"])
     result.seconds = round(time.perf_counter() - t0, 1)
     return result
 

@@ -168,11 +168,14 @@ class Quality:
     samples: np.ndarray | None = None  # bootstrap replicates, paired across techniques (detectors)
 
 
+# Where each tab's bundled models are scored, in words (the tab translates them by tab).
+SUBSETS = {"detection": "COCO AP on val scenes 0-47 (the CI subset)",
+           "pose": "COCO keypoint AP on val scenes 0-39 (the CI subset)",
+           "cyclegan": "edge F-score (structure kept) on held-out scenes 0-7"}
+
+
 def quality_subset(name: str) -> str:
-    demo = get_spec(name).demo
-    return {"detection": "COCO AP on val scenes 0-47 (the CI subset)",
-            "pose": "COCO keypoint AP on val scenes 0-39 (the CI subset)",
-            "cyclegan": "edge F-score (structure kept) on held-out scenes 0-7"}[demo]
+    return SUBSETS[get_spec(name).demo]
 
 
 def quality(name: str, model: nn.Module, context) -> Quality | None:

@@ -28,8 +28,36 @@ from torch import nn
 
 from shared import acceleration as serving
 from shared import device as devices
+from shared.templates import fill
 
 LEVELS = ("baseline", "system", "hardware", "computation")
+
+# Why a technique cannot run here, and what a measured row should be read with: one template each
+# ([name] marks a value, see shared.templates). A measurement keeps them in English; the tab says them
+# again in the page's language from the same templates.
+REASONS = {
+    "gpu_threads": "threads matter for CPU inference; this model runs on the GPU",
+    "all_cores": "every call already gets all [cores] cores",
+    "needs_cuda": "needs a CUDA GPU; this machine has none",
+    "cpu_variant": "the CPU variant; this model runs on the GPU (see the CUDA rows)",
+    "zerogpu": "torch.compile is not available on ZeroGPU Spaces (the GPU is attached per call)",
+    "no_linear": "the model has no Linear layers, the only ones dynamic int8 quantises",
+    "int8_cpu": "torch.ao's int8 kernels run on the CPU only",
+    "no_x86": "this torch build has no x86 int8 kernels",
+    "no_layers": "the model has no convolution or Linear layers to prune and share",
+}
+NOTES = {
+    "threads": "[cores] threads instead of [threads]: the app gives each of its concurrent model calls an "
+               "equal share of the cores",
+    "autocast": "weights stay fp32; the networks' convolutions and matrix products run in reduced precision, "
+                "box decoding and selection in fp32",
+    "compiled": "box selection and NMS stay eager; only the fixed-shape parts are compiled",
+    "dynamic_int8": "Linear weights in int8, activations quantised per call",
+    "static_int8": "int8 [parts]; heads and box selection in fp32; calibrated on [n] of the model's own "
+                   "images",
+    "compressed": "k=[k] clusters per layer, [pruned] pruned, Huffman-coded file; dense kernels still "
+                  "multiply the zeros",
+}
 
 
 @dataclass
@@ -114,9 +142,9 @@ def _inference_mode(subject: Subject) -> Prepared:
 def _threads_unavailable(subject: Subject) -> str | None:
     cores = devices.usable_cores()
     if subject.device.type != "cpu":
-        return "threads matter for CPU inference; this model runs on the GPU"
+        return REASONS["gpu_threads"]
     if torch.get_num_threads() >= cores:
-        return f"every call already gets all {cores} cores"
+        return fill(REASONS["all_cores"], cores=cores)
     return None
 
 
@@ -133,8 +161,8 @@ def _all_cores():
 
 def _threads(subject: Subject) -> Prepared:
     return Prepared(subject.model, _all_cores,
-                    note=f"{devices.usable_cores()} threads instead of {torch.get_num_threads()}: the app "
-                         "gives each of its concurrent model calls an equal share of the cores")
+                    note=fill(NOTES["threads"], cores=devices.usable_cores(),
+                              threads=torch.get_num_threads()))
 
 
 def _channels_last(subject: Subject) -> Prepared:
@@ -152,8 +180,7 @@ def _serving_path(name: str) -> serving.ServingPath:
 def _autocast_unavailable(device_type: str, dtype: torch.dtype) -> Callable[[Subject], str | None]:
     def unavailable(subject: Subject) -> str | None:
         if subject.device.type != device_type:
-            return ("needs a CUDA GPU; this machine has none" if device_type == "cuda"
-                    else "the CPU variant; this model runs on the GPU (see the CUDA rows)")
+            return REASONS["needs_cuda"] if device_type == "cuda" else REASONS["cpu_variant"]
         return serving.ServingPath("", device_type, False, dtype).unavailable(subject.device)
     return unavailable
 
@@ -169,9 +196,7 @@ def _autocast(device_type: str, dtype: torch.dtype, channels_last: bool) -> Call
             with torch.inference_mode(), path.context(subject.model):
                 yield
 
-        return Prepared(subject.model, context, note="weights stay fp32; the networks' convolutions and "
-                                                     "matrix products run in reduced precision, box "
-                                                     "decoding and selection in fp32")
+        return Prepared(subject.model, context, note=NOTES["autocast"])
     return apply
 
 
@@ -180,7 +205,7 @@ def _autocast(device_type: str, dtype: torch.dtype, channels_last: bool) -> Call
 
 def _compile_unavailable(subject: Subject) -> str | None:
     if devices.on_zerogpu():
-        return "torch.compile is not available on ZeroGPU Spaces (the GPU is attached per call)"
+        return REASONS["zerogpu"]
     return None
 
 
@@ -189,12 +214,12 @@ def _compiled(subject: Subject, mode: str | None) -> Prepared:
     model = _replace(subject.model, lambda part, where: torch.compile(part, mode=mode, dynamic=False))
     _calibrate(subject, model)  # the first calls compile: their time is the conversion's
     return Prepared(model, torch.inference_mode, seconds=time.perf_counter() - t0,
-                    note="box selection and NMS stay eager; only the fixed-shape parts are compiled")
+                    note=NOTES["compiled"])
 
 
 def _cuda_graphs_unavailable(subject: Subject) -> str | None:
     if subject.device.type != "cuda":
-        return "needs a CUDA GPU; this machine has none"
+        return REASONS["needs_cuda"]
     return _compile_unavailable(subject)
 
 
@@ -203,9 +228,9 @@ def _cuda_graphs_unavailable(subject: Subject) -> str | None:
 
 def _has_linear(subject: Subject) -> str | None:
     if not any(isinstance(m, nn.Linear) for m in subject.model.modules()):
-        return "the model has no Linear layers, the only ones dynamic int8 quantises"
+        return REASONS["no_linear"]
     if subject.device.type != "cpu":
-        return "torch.ao's int8 kernels run on the CPU only"
+        return REASONS["int8_cpu"]
     return None
 
 
@@ -218,7 +243,7 @@ def _dynamic_int8(subject: Subject) -> Prepared:
         model = quantize_dynamic(subject.model, {nn.Linear}, dtype=torch.qint8)
     return Prepared(model, torch.inference_mode, seconds=time.perf_counter() - t0,
                     file_bytes=state_bytes(model),
-                    note="Linear weights in int8, activations quantised per call")
+                    note=NOTES["dynamic_int8"])
 
 
 def _frozen_bn_to_bn(module: nn.Module) -> None:
@@ -237,9 +262,9 @@ def _frozen_bn_to_bn(module: nn.Module) -> None:
 
 def _static_unavailable(subject: Subject) -> str | None:
     if subject.device.type != "cpu":
-        return "torch.ao's int8 kernels run on the CPU only"
+        return REASONS["int8_cpu"]
     if "x86" not in torch.backends.quantized.supported_engines:
-        return "this torch build has no x86 int8 kernels"
+        return REASONS["no_x86"]
     return None
 
 
@@ -272,13 +297,13 @@ def _static_int8(subject: Subject) -> Prepared:
         model = _replace(model, lambda part, where: convert_fx(part), parts)
     return Prepared(model, torch.inference_mode, seconds=time.perf_counter() - t0,
                     file_bytes=state_bytes(model),
-                    note=f"int8 {', '.join(a or 'model' for _, a in parts)}; heads and box selection in "
-                         f"fp32; calibrated on {len(subject.calibration)} of the model's own images")
+                    note=fill(NOTES["static_int8"], parts=", ".join(a or "model" for _, a in parts),
+                              n=len(subject.calibration)))
 
 
 def _compress_unavailable(subject: Subject) -> str | None:
     if not any(isinstance(m, (nn.Conv2d, nn.Linear)) for m in subject.model.modules()):
-        return "the model has no convolution or Linear layers to prune and share"
+        return REASONS["no_layers"]
     return None
 
 
@@ -295,8 +320,8 @@ def _compressed(subject: Subject) -> Prepared:
     size = sum(t.numel() * t.element_size() for t in tensors.values())
     model = result.model.to(subject.device)
     return Prepared(model, torch.inference_mode, seconds=time.perf_counter() - t0, file_bytes=size,
-                    note=f"k={COMPRESSION['k']} clusters per layer, {COMPRESSION['sparsity']:.0%} pruned, "
-                         "Huffman-coded file; dense kernels still multiply the zeros")
+                    note=fill(NOTES["compressed"], k=COMPRESSION["k"],
+                              pruned=f"{COMPRESSION['sparsity']:.0%}"))
 
 
 # ---------------------------------------------------------------- the list
