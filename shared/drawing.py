@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -23,6 +25,28 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default(size=size)
     except TypeError:  # very old Pillow without scalable default font
         return ImageFont.load_default()
+
+
+# Fonts with Chinese glyphs (PIL's default font has none), where Debian's fonts-wqy-zenhei and
+# fonts-noto-cjk, macOS and Windows install them.
+CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+             "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+             "/System/Library/Fonts/PingFang.ttc", "C:/Windows/Fonts/msyh.ttc")
+
+
+@functools.cache
+def cjk_font(size: int) -> ImageFont.FreeTypeFont | None:
+    """A font that draws Chinese at `size` px, or None where the machine has none of CJK_FONTS."""
+    for path in CJK_FONTS:
+        if Path(path).is_file():
+            return ImageFont.truetype(path, size)
+    return None
+
+
+def font_for(text: str, size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """PIL's default font for ASCII text (as every picture is drawn in English), a CJK font for
+    anything else when one is installed. Callers check `cjk_font` before choosing Chinese texts."""
+    return (None if text.isascii() else cjk_font(size)) or _font(size)
 
 
 def draw_boxes(

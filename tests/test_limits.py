@@ -4,6 +4,7 @@ object lost where a suppression, a collision or an unmatched object is built in.
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -293,3 +294,35 @@ def test_rotation_curves_start_at_one_and_reach_the_analytic_minimum():
     assert line[curves["angle"].index(45)] == pytest.approx(8 / 25, abs=1e-4)  # 1·4 / ((1 + 4)/√2)²
     w, h = shape_of(32.0, 4.0)
     assert w * h == pytest.approx(32.0**2)
+
+
+def _numbers(text: str) -> list[str]:
+    """Every number a text states, thousands separators dropped, sorted."""
+    return sorted(re.findall(r"\d+(?:\.\d+)?%?", re.sub(r"(?<=\d),(?=\d{3})", "", text)))
+
+
+def test_the_chinese_page_states_the_same_numbers():
+    """A page in Chinese gets the captions, the table, the figures and the summary from its own
+    templates: every number of the English is there, and the words are Chinese."""
+    from conftest import ChineseRequest
+
+    from demos.limits import ui
+    from shared.drawing import cjk_font
+
+    english, chinese = ui.detector_limits(), ui.detector_limits(request=ChineseRequest())
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    assert _numbers(english[7]) == _numbers(chinese[7]) and "**24 objects**" in english[7]
+    assert "**24 个物体**" in chinese[7] and "objects" not in chinese[7]
+    table_en, table_zh = english[1], chinese[1]
+    assert table_en["headers"][0] == "rule" and all(cjk.search(h) for h in table_zh["headers"])
+    for row_en, row_zh in zip(table_en["data"], table_zh["data"], strict=True):
+        assert [_numbers(str(c)) for c in row_en] == [_numbers(str(c)) for c in row_zh], (row_en, row_zh)
+    assert [c for _, c in chinese[0]][0] == "只做 NMS" and [c for _, c in english[0]][0] == "NMS alone"
+    for en, zh in zip(english[2:7], chinese[2:7], strict=True):
+        assert _numbers(en.layout.title.text) == _numbers(zh.layout.title.text)
+        assert cjk.search(zh.layout.title.text), zh.layout.title.text
+        assert [_numbers(t.name) for t in en.data] == [_numbers(t.name) for t in zh.data]
+    # The pictures' titles and legends are drawn in Chinese where a font has the glyphs.
+    for (en, _), (zh, _) in zip(english[0], chinese[0], strict=True):
+        assert (en.tobytes() != zh.tobytes()) == (cjk_font(12) is not None)
+    assert chinese[8] == english[8]  # the JSON is for programs, in English either way

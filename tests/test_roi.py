@@ -8,6 +8,7 @@ a point found through the pooled grid is off by what the answer says.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -233,3 +234,35 @@ def test_pictures_and_plots(scene):
     shift, located = plots.shift_figure(a), plots.localisation_figure(a)
     assert [t.name for t in located.data] == list(METHODS)
     assert len(shift.data) == 5 and all(len(t.x) == len(a.shifts) for t in shift.data)
+
+
+def _numbers(text: str) -> list[str]:
+    """Every number a text states, signs and decimals kept, thousands separators dropped, sorted."""
+    sign = r"(?:(?<![A-Za-z])[-+−])?"  # a sign, not the hyphen of "stride-2"
+    return sorted(re.findall(sign + r"\d+(?:\.\d+)?", re.sub(r"(?<=\d),(?=\d{3})", "", text)))
+
+
+def test_the_chinese_page_states_the_same_measurements():
+    """A page in Chinese gets the summary, the figures and the pictures from its own templates:
+    every number of the English is there, and the words are Chinese."""
+    from conftest import ChineseRequest
+
+    from demos.roi import ui
+    from shared.drawing import cjk_font
+
+    args = (str(SCENE), *BOX, "detector", 16, 7, 2, True)
+    english, chinese = ui.roi_endpoint(*args), ui.roi_endpoint(*args, request=ChineseRequest())
+    untimed = [re.sub(r"[\d.]+ ms", "ms", s) for s in (english[4], chinese[4])]  # two runs, two timings
+    assert _numbers(untimed[0]) == _numbers(untimed[1])
+    assert "distinct values" in english[4] and "个不同的值" in chinese[4] and "distinct" not in chinese[4]
+    for en, zh in zip(english[2:4], chinese[2:4], strict=True):
+        for e, z in ((en.layout.title.text, zh.layout.title.text),
+                     (en.layout.yaxis.title.text, zh.layout.yaxis.title.text)):
+            assert _numbers(e) == _numbers(z) and re.search(r"[\u4e00-\u9fff]", z), (e, z)
+        assert [t.name for t in en.data] == [t.name for t in zh.data]  # the curves keep their names
+    # The pictures' titles are drawn in Chinese where a font has the glyphs, else left in English.
+    for en, zh in zip(english[:2], chinese[:2], strict=True):
+        assert (en.tobytes() != zh.tobytes()) == (cjk_font(12) is not None)
+    # The JSON is for programs, in English either way.
+    assert chinese[5]["feature_map"]["description"] == english[5]["feature_map"]["description"]
+    assert english[5]["feature_map"]["description"].startswith("tiny-retinanet-focal FPN level P4")

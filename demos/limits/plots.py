@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 import plotly.graph_objects as go
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 from plotly.subplots import make_subplots
 
 from demos.limits import oracle, sweeps
 from demos.limits.scenes import Scene
-from shared.drawing import colour
-from shared.templates import fill
+from shared.drawing import colour, font_for
+from shared.templates import fill, unfill
 
 # Palette index and caption per cause (shared.drawing's colour-blind-safe colours).
 CAUSE_STYLE = {oracle.NO_FIT: (6, "no fit"), oracle.TAKEN: (0, "taken"), oracle.NMS: (5, "NMS"),
@@ -43,6 +41,7 @@ TEXTS = {
     "column.settings": "as run",
     "lost": "[n] [cause]",
     "list_join": ", ",
+    "picture.title": "[rule]: [reached] of [n] reachable ([recall])",
     "this_scene": "this scene",
     "crowding.title": "Recall ceiling of a group of [n] equal objects against crowding",
     "crowding.x": "IoU of neighbouring objects' own shapes",
@@ -66,10 +65,6 @@ TEXTS = {
 }
 TABLE_COLUMNS = [TEXTS[f"column.{k}"] for k in ("rule", "reached", "recall", "lost", "settings")]
 
-# A curve's English name, read back into its values: "NMS 0.3" -> ("nms", {"t": "0.3"}).
-_CURVE_PATTERNS = {key: re.compile(re.sub(r"\\\[(\w+)\\\]", r"(?P<\1>.+?)", re.escape(name)))
-                   for key, name in sweeps.NAMES.items()}
-
 
 def _texts(texts: dict[str, str] | None) -> dict[str, str]:
     return TEXTS | (texts or {})
@@ -79,10 +74,10 @@ def curve_name(name: str, texts: dict[str, str] | None = None) -> str:
     """A curve's name in the language of `texts`, from the template and values it was named with
     (a family's own name, such as "SSD300", stays as it is)."""
     t = _texts(texts)
-    for key, pattern in _CURVE_PATTERNS.items():
-        match = pattern.fullmatch(name)
-        if match and f"curve.{key}" in t:
-            return fill(t[f"curve.{key}"], **match.groupdict())
+    for key, english in sweeps.NAMES.items():
+        values = unfill(english, name)  # "NMS 0.3" -> {"t": "0.3"}: the values it was named with
+        if values is not None and f"curve.{key}" in t:
+            return fill(t[f"curve.{key}"], **values)
     return name
 
 
@@ -98,10 +93,13 @@ def lost_list(counts: dict[str, int], texts: dict[str, str] | None = None) -> st
                                for cause in oracle.CAUSES if counts[cause])
 
 
-def fate_picture(scene: Scene, base: Image.Image, outcome: oracle.Outcome) -> Image.Image:
+def fate_picture(scene: Scene, base: Image.Image, outcome: oracle.Outcome,
+                 texts: dict[str, str] | None = None) -> Image.Image:
     """The scene with every object's box: thin green where the rule lets the object
     through; where it does not, the object itself filled in the colour of the cause, its
-    box outlined, and a line to the object that took its anchor or suppressed it."""
+    box outlined, and a line to the object that took its anchor or suppressed it. The title
+    and the legend are in the language of `texts`."""
+    t = _texts(texts)
     scale = base.width / scene.width
     boxes = (scene.boxes * scale).tolist()
     centres = (scene.centres * scale).tolist()
@@ -115,7 +113,7 @@ def fate_picture(scene: Scene, base: Image.Image, outcome: oracle.Outcome) -> Im
     out = Image.blend(out, layer, 0.55)
     draw = ImageDraw.Draw(out)
     width = max(2, base.width // 320)
-    if outcome.rule.startswith("Axis-aligned"):  # the objects' own outlines, to compare with their boxes
+    if outcome.key == "axis":  # the objects' own outlines, to compare with their boxes
         for points in polygons:
             draw.polygon(points, outline=(60, 60, 60), width=1)
     for i, fate in enumerate(outcome.fate):
@@ -131,14 +129,16 @@ def fate_picture(scene: Scene, base: Image.Image, outcome: oracle.Outcome) -> Im
             draw.ellipse((x - 2 * width, y - 2 * width, x + 2 * width, y + 2 * width), fill=c)
     causes = [c for c in CAUSE_STYLE if c in outcome.fate]
     n = len(outcome.fate)
-    title = f"{outcome.rule}: {n - len(lost)} of {n} reachable ({outcome.recall:.0%})"
-    keys = [(REACHED_COLOUR, "reached")] + [(colour(CAUSE_STYLE[c][0]), c) for c in causes]
+    title = fill(t["picture.title"], rule=rule_name(outcome.key, t), reached=n - len(lost), n=n,
+                 recall=f"{outcome.recall:.0%}")
+    keys = [(REACHED_COLOUR, t["cause.reached"])]
+    keys += [(colour(CAUSE_STYLE[c][0]), t[f"cause.{oracle.CAUSE_KEYS[c]}"]) for c in causes]
     return _legend(out, title, keys)
 
 
 def _legend(image: Image.Image, title: str, keys: list[tuple[tuple[int, int, int], str]]) -> Image.Image:
     """A white strip above the picture: the title, then a coloured square per key."""
-    font = ImageFont.load_default(size=max(12, image.width // 48))
+    font = font_for(title + "".join(k for _, k in keys), max(12, image.width // 48))
     probe = ImageDraw.Draw(image)
     height = int(probe.textbbox((0, 0), "Ag", font=font)[3]) + 8
     rows = [[title], []]

@@ -17,6 +17,7 @@ from demos.limits import oracle, plots, sweeps
 from demos.limits.scenes import EXAMPLE_JSON, Scene, generate, parse_objects, render
 from shared import components as inputs
 from shared import ui
+from shared.drawing import cjk_font
 from shared.i18n import CHINESE, LANGUAGE_JS, request_language, text_in, tr
 from shared.images import BadInput, load_image
 from shared.templates import fill
@@ -192,9 +193,11 @@ def detector_limits(source: str = GENERATED, crowding: float = 0.6, size: float 
         curves = sweeps.all_curves(crowding, size, aspect, rotation, group_size, mixed_classes, nms_threshold,
                                    sigma)
     t = texts_in(request_language(request))
+    drawn = t if cjk_font(12) is not None else TEXTS  # the pictures need a font with Chinese glyphs
     base = render(scene)
     by_rule = {o.key: o for o in outcomes}
-    gallery = [(plots.fate_picture(scene, base, by_rule[key]), plots.rule_name(key, t)) for key in PICTURED]
+    gallery = [(plots.fate_picture(scene, base, by_rule[key], drawn), plots.rule_name(key, t))
+               for key in PICTURED]
     objects = [{"box": [round(v, 2) for v in box], "label": scene.class_names[k], "angle": round(a, 2),
                 "shape_iou": round(s, 4)}
                for box, k, a, s in zip(scene.boxes.tolist(), scene.labels.tolist(), scene.angles.tolist(),

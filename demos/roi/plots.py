@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 
 from demos.roi.pooling import METHODS, Analysis, align_box
+from shared.drawing import font_for
 from shared.templates import fill
 
 POOL_COLOUR = (230, 159, 0)  # Okabe-Ito orange
@@ -28,11 +29,23 @@ _LAYOUT = dict(template="none", font=dict(family="Helvetica, Arial, sans-serif",
                margin=dict(l=70, r=20, t=60, b=100), height=500,
                legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.16, yanchor="top"))
 
-# The figures' titles, axes and hover labels, in English; the tab registers each for translation
-# ("roi.plot.<key>") and passes them back in the page's language. Values go in at [name] (the
-# browser reads every text as an ICU message, where braces are syntax, so Plotly's own %{...}
-# fields are put in by the code). The curves keep their names: ROIPool, ROIAlign, aligned=True/False.
+# The pictures' titles and notes, the figures' titles, axes and hover labels, in English; the tab
+# registers each for translation ("roi.<key>") and passes them back in the page's language. Values
+# go in at [name] (the browser reads every text as an ICU message, where braces are syntax, so
+# Plotly's own %{...} fields are put in by the code). The curves keep their names: ROIPool,
+# ROIAlign, aligned=True/False.
 TEXTS = {
+    # The pictures (PIL's default font, used for English, has no "×" or "–")
+    "picture.pool_title": "ROIPool: region and bins rounded to cells",
+    "picture.pool_note": "cells x [x0]-[x1], y [y0]-[y1] of [s] px; white: the region asked for",
+    "picture.align_title": "ROIAlign, aligned=[aligned]: exact bins",
+    "picture.align_note": "[gx]x[gy] bilinear samples in each of [out]x[out] bins",
+    "picture.pool_grid": "torchvision.ops.roi_pool (max per bin)",
+    "picture.align_grid": "torchvision.ops.roi_align (mean of samples)",
+    "picture.channel": "channel [c] of [channels]; scale [low] to [high]",
+    "picture.sampling": "aligned=[aligned], sampling ratio [ratio]",
+    "picture.adaptive": "adaptive",
+    # The figures
     "hover.value": "shift [x] px: [y]",
     "hover.cells": "shift [x] px: [y] px = [cells] cells",
     "shift.title": "Moving the region right by sub-pixel steps (1 cell = [s] px)",
@@ -63,7 +76,7 @@ def _rgb(colour: tuple[int, int, int]) -> str:
 
 def _titled(panel: Image.Image, title: str, note: str) -> Image.Image:
     """The panel with a title above it and a one-line note below, on white."""
-    font, small = _font(15), _font(12)
+    font, small = font_for(title, 15), font_for(note, 12)
     width = max(panel.width, int(font.getlength(title)) + 4, int(small.getlength(note)) + 4)
     out = Image.new("RGB", (width, panel.height + 50), "white")
     out.paste(panel, (0, 24))
@@ -94,8 +107,10 @@ def _window(analysis: Analysis) -> tuple[int, int, int, int]:
             min(width, int(np.ceil(x1))), min(height, int(np.ceil(y1))))
 
 
-def overlay(image: Image.Image, analysis: Analysis) -> Image.Image:
-    """Two zoomed panels of the same window: what ROIPool pools and what ROIAlign samples."""
+def overlay(image: Image.Image, analysis: Analysis, texts: dict[str, str] | None = None) -> Image.Image:
+    """Two zoomed panels of the same window: what ROIPool pools and what ROIAlign samples, titled
+    in the language of `texts`."""
+    t = TEXTS | (texts or {})
     wx0, wy0, wx1, wy1 = _window(analysis)
     k = min(12.0, PANEL / max(wx1 - wx0, wy1 - wy0))  # zoom, image px -> panel px
     size = (max(1, round((wx1 - wx0) * k)), max(1, round((wy1 - wy0) * k)))
@@ -139,10 +154,10 @@ def overlay(image: Image.Image, analysis: Analysis) -> Image.Image:
 
     g = analysis.align_geometry
     x0, y0, x1, y1 = analysis.pool_geometry.cells
-    left = _titled(panel(pool_layer), "ROIPool: region and bins rounded to cells",
-                   f"cells x {x0}-{x1}, y {y0}-{y1} of {s} px; white: the region asked for")
-    right = _titled(panel(align_layer), f"ROIAlign, aligned={analysis.aligned}: exact bins",
-                    f"{g.grid[0]}x{g.grid[1]} bilinear samples in each of {out}x{out} bins")
+    left = _titled(panel(pool_layer), t["picture.pool_title"],
+                   fill(t["picture.pool_note"], x0=x0, x1=x1, y0=y0, y1=y1, s=s))
+    right = _titled(panel(align_layer), fill(t["picture.align_title"], aligned=analysis.aligned),
+                    fill(t["picture.align_note"], gx=g.grid[0], gy=g.grid[1], out=out))
     return _side_by_side(left, right)
 
 
@@ -201,16 +216,20 @@ def _grid(values: np.ndarray, low: float, high: float, cell: int) -> Image.Image
     return picture
 
 
-def pooled_grids(analysis: Analysis) -> Image.Image:
-    """roi_pool and roi_align of the region, one channel, on one colour scale, values printed."""
+def pooled_grids(analysis: Analysis, texts: dict[str, str] | None = None) -> Image.Image:
+    """roi_pool and roi_align of the region, one channel, on one colour scale, values printed;
+    titled in the language of `texts`."""
+    t = TEXTS | (texts or {})
     c = analysis.channel
     pool, align = analysis.pool[c].numpy(), analysis.align[c].numpy()
     low, high = float(min(pool.min(), align.min())), float(max(pool.max(), align.max()))
     cell = int(np.clip(320 // analysis.output, 22, 60))
-    where = f"channel {c} of {analysis.features.values.shape[1]}; scale {low:.2f} to {high:.2f}"
-    left = _titled(_grid(pool, low, high, cell), "torchvision.ops.roi_pool (max per bin)", where)
-    right = _titled(_grid(align, low, high, cell), "torchvision.ops.roi_align (mean of samples)",
-                    f"aligned={analysis.aligned}, sampling ratio {analysis.sampling_ratio or 'adaptive'}")
+    where = fill(t["picture.channel"], c=c, channels=analysis.features.values.shape[1], low=f"{low:.2f}",
+                 high=f"{high:.2f}")  # values: (1, C, H, W)
+    ratio = analysis.sampling_ratio or t["picture.adaptive"]
+    left = _titled(_grid(pool, low, high, cell), t["picture.pool_grid"], where)
+    right = _titled(_grid(align, low, high, cell), t["picture.align_grid"],
+                    fill(t["picture.sampling"], aligned=analysis.aligned, ratio=ratio))
     return _side_by_side(left, right)
 
 

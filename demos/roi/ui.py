@@ -31,6 +31,7 @@ from demos.roi.pooling import (
 from shared import components as inputs
 from shared import ui
 from shared.device import gpu
+from shared.drawing import cjk_font
 from shared.i18n import CHINESE, LANGUAGE_JS, request_language, text_in, tr
 from shared.images import BadInput, load_image
 from shared.templates import fill
@@ -252,7 +253,8 @@ def roi_endpoint(image: str | None, x1: float, y1: float, x2: float, y2: float, 
     box = tuple(v / picture.scale for v in region)  # to the pixels of the image as analysed
     analysis = analyse(feature_map(picture.image, source, step), box, output, sampling, aligned)
     t = texts_in(request_language(request))
-    return (plots.overlay(picture.image, analysis), plots.pooled_grids(analysis),
+    drawn = t if cjk_font(12) is not None else TEXTS  # the pictures need a font with Chinese glyphs
+    return (plots.overlay(picture.image, analysis, drawn), plots.pooled_grids(analysis, drawn),
             plots.shift_figure(analysis, t), plots.localisation_figure(analysis, t),
             _summary(analysis, picture.scale, t), _as_json(analysis, picture, region))
 
