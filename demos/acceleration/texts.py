@@ -122,9 +122,12 @@ def note(text: str, t: dict[str, str]) -> str:
     said = _say_again(text, NOTES, "note_", t) or _say_again(text, measure.FAILURES, "failure_", t)
     if said is not None or not text:
         return said or text
-    head, join, tail = text.rpartition(measure.NOTE_JOIN)
-    if join and (failed := _say_again(tail, measure.FAILURES, "failure_", t)) is not None:
-        return note(head, t) + t["join"] + failed
+    # The technique's note, NOTE_JOIN, the failure: split at the first join after which a failure follows
+    # (an exception's message may hold the join too).
+    for found in re.finditer(re.escape(measure.NOTE_JOIN), text):
+        failed = _say_again(text[found.end():], measure.FAILURES, "failure_", t)
+        if failed is not None:
+            return note(text[:found.start()], t) + t["join"] + failed
     return text
 
 
