@@ -6,13 +6,14 @@
 
 The plan, in the order it runs (extreme imbalance levels first, so a stopped sweep has
 already answered the main question):
-1. learning-rate tuning of ce, focal and ohem at every level they are measured at, 2
-   objects per scene first, then 1 and 8: a log grid of rates (extended while the best is
-   at an edge), 1,000 steps, scored by class-agnostic AP on the *tune* split (never val).
+1. learning-rate tuning of ce and focal at every level they are measured at, 2 objects per
+   scene first, then 1 and 8 (ohem's comes after their seeds): a log grid of rates
+   (extended while the best is at an edge), 1,000 steps, scored by class-agnostic AP on
+   the *tune* split (never val).
    One rate per arm for every level would decide the comparison instead of the loss
    (the rate that suits 2 objects is far from the best at 1 or 8);
-2. seed 0 of ce, focal, ohem at 1, 8, 2 and 4 objects per scene, each with the rate tuned
-   for it at that level; then the tuning at 4 objects and of hnm, and seeds 1-2;
+2. seeds 0-2 of ce and focal at 1 and 8 objects, each with the rate tuned for it at that
+   level; then ohem's tuning and seeds there; then 2 and 4 objects (tuned at 4 first);
 3. extras at the extremes: SSD-style mining (hnm), the gamma sweep at 1 object (focal's
    rate there), one CE run without the prior initialisation (CE's rate there); 4. seeds
    3-4 at the two extreme levels.
@@ -122,16 +123,21 @@ def full_plan(runs: dict[str, dict]) -> tuple[list[RunConfig], int]:
         return [_tune_cfg(arm, lr, level) for lr in tuning_grid(arm, runs, level)]
 
     rate_of = plan_rates(runs)
-    main = [(arm, level, 0) for level in LEVELS for arm in MAIN_ARMS]
-    later = [(arm, level, seed) for seed in (1, 2) for level in LEVELS for arm in MAIN_ARMS]
-    later += [("hnm", level, seed) for seed in range(3) for level in HNM_LEVELS]
-    later += [(arm, 1, seed) for seed in range(3) for arm in ("focal-g0.5", "focal-g1", "focal-g5")]
-    later += [("ce-noprior", 1, 0)]
-    later += [(arm, level, seed) for seed in (3, 4) for level in (1, 8) for arm in MAIN_ARMS]
+    first = ("ce", "focal")  # the comparison the tab leads with; OHEM's tuning mostly collapses
     plan: list[RunConfig | tuple[str, int, int]] = [
-        c for level in (TUNE_LEVEL, 1, 8) for arm in MAIN_ARMS for c in tuning(arm, level)]
-    plan += main + [c for arm in MAIN_ARMS for c in tuning(arm, 4)]
-    plan += [c for level in HNM_LEVELS for c in tuning("hnm", level)] + later
+        c for level in (TUNE_LEVEL, 1, 8) for arm in first for c in tuning(arm, level)]
+    plan += tuning("ohem", TUNE_LEVEL)
+    plan += [(arm, level, seed) for seed in (0, 1, 2) for level in (1, 8) for arm in first]
+    plan += [c for level in (1, 8) for c in tuning("ohem", level)]
+    plan += [("ohem", level, seed) for seed in (0, 1, 2) for level in (1, 8)]
+    plan += [(arm, level, 0) for level in (2, 4) for arm in MAIN_ARMS]
+    plan += [c for arm in MAIN_ARMS for c in tuning(arm, 4)]
+    plan += [(arm, level, seed) for seed in (1, 2) for level in (2, 4) for arm in MAIN_ARMS]
+    plan += [c for level in HNM_LEVELS for c in tuning("hnm", level)]
+    plan += [("hnm", level, seed) for seed in range(3) for level in HNM_LEVELS]
+    plan += [(arm, 1, seed) for seed in range(3) for arm in ("focal-g0.5", "focal-g1", "focal-g5")]
+    plan += [("ce-noprior", 1, 0)]
+    plan += [(arm, level, seed) for seed in (3, 4) for level in (1, 8) for arm in MAIN_ARMS]
     ready, waiting = [], 0
     for item in plan:
         if isinstance(item, RunConfig):
