@@ -68,6 +68,7 @@ def test_every_reason_and_note_is_said_in_chinese(templates, say, zh):
                     error="RuntimeError", message="shape mismatch")
         chinese = say(made, zh)
         assert CJK.search(chinese) and numbers(chinese) == numbers(made), (made, chinese)
+    assert "整个模型" in texts.note(fill(NOTES["static_int8"], parts="model", n=8), zh)  # a one-network model
     both = fill(NOTES["threads"], cores=2, threads=1) + measure.NOTE_JOIN + fill(
         measure.FAILURES["unchecked"], error="ValueError", message="a; b")
     # The exception's own words stay as they are, its "; " included.

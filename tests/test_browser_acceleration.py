@@ -52,9 +52,11 @@ def test_the_tab_opens_with_the_kept_table_and_measure_now_refills_it(kept, brow
 SMALL = ("cyclegan-plain2striped", 128, ["channels-last", "bf16 autocast + channels-last", "CUDA graphs"], 3)
 # Names a Chinese page keeps: the techniques that are torch's own names or code (fp32 eager,
 # inference_mode, channels-last, bf16/fp16 autocast, torch.compile, CUDA, int8), the processor, torch,
-# torch's device names, CPU/GPU, and CI (the confidence interval's abbreviation).
+# torch's device names, CPU/GPU, CI (the confidence interval's abbreviation), COCO, Huffman coding,
+# NMS, torch's Linear layers, and the parts of a model int8 quantises (their attribute names: code).
 KEPT_ZH = {"fp", "eager", "inference", "mode", "channels", "last", "bf", "autocast", "torch", "compile",
-           "CUDA", "int", "CPU", "GPU", "cpu", "cuda", "CI"}
+           "CUDA", "int", "CPU", "GPU", "cpu", "cuda", "CI", "COCO", "Huffman", "NMS", "Linear", "backbone",
+           "body", "head", "net", "keypoints"}
 
 
 def _machine_words() -> set[str]:

@@ -65,6 +65,7 @@ TEXTS = {
     "plot_x_axis": "speed-up over fp32 eager (median latency, same run)",
     "plot_legend": "level",
     "plot_metric": "metric",
+    "part_model": "model",  # int8 static's note when the model is one network
 }
 TEXTS |= {f"column_{slug(c)}": c for c in COLUMNS if c != "p95 ms"}  # "p95 ms": nothing to translate
 TEXTS |= {f"level_{level}": level for level in LEVELS}
@@ -103,6 +104,9 @@ def _say_again(text: str, templates: dict[str, str], prefix: str, t: dict[str, s
     for key, english in templates.items():
         values = unfill(english, text)
         if values is not None:
+            if "parts" in values:  # the quantised parts: attribute names (code), or the whole model
+                values["parts"] = ", ".join(t["part_model"] if part == "model" else part
+                                            for part in values["parts"].split(", "))
             return fill(t[f"{prefix}{key}"], **values)
     return None
 
