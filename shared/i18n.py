@@ -21,6 +21,8 @@ import gradio as gr
 import yaml
 from gradio.i18n import I18nData
 
+from shared.templates import fill, unfill
+
 LOCALES = Path(__file__).resolve().parent / "locales"
 
 EN: dict[str, str] = {}
@@ -62,6 +64,19 @@ def request_language(request: gr.Request | None) -> str:
 def text_in(key: str, language: str) -> str:
     """The text registered under `key` (by `tr`), in `language`."""
     return ZH.get(key, EN[key]) if language == CHINESE else EN[key]
+
+
+def message_in(message: str, templates: dict[str, str], prefix: str, language: str) -> str:
+    """`message` in `language`: one made in English from a template of `templates` (key -> English,
+    values at [name], each registered as "<prefix>.<key>") is written again from that key's text
+    in `language`, with the same values; any other message is returned as it is. For the errors a
+    page's own controls can cause, raised in English for the API by code that knows no language."""
+    if language == CHINESE:
+        for key, english in templates.items():
+            values = unfill(english, message)
+            if values is not None:
+                return fill(text_in(f"{prefix}.{key}", language), **values)
+    return message
 
 
 def register_domain_texts(domains) -> None:

@@ -326,3 +326,21 @@ def test_the_chinese_page_states_the_same_numbers():
     for (en, _), (zh, _) in zip(english[0], chinese[0], strict=True):
         assert (en.tobytes() != zh.tobytes()) == (cjk_font(12) is not None)
     assert chinese[8] == english[8]  # the JSON is for programs, in English either way
+
+
+def test_the_error_the_sliders_can_cause_is_in_the_pages_language():
+    """More groups than the scene has room for: English for the API, Chinese for a Chinese page,
+    with the same numbers; an error typed JSON causes stays in English."""
+    import gradio as gr
+    from conftest import ChineseRequest
+
+    from demos.limits import ui
+
+    crowded = dict(groups=40, group_size=10, size=200)
+    with pytest.raises(gr.Error, match=r"40 groups of 10 objects .* do not fit in the 640×480 scene"):
+        ui.detector_limits(**crowded)
+    with pytest.raises(gr.Error, match=r"40 组、每组 10 个这么大的物体放不进 640×480 的场景"
+                                       r"（只有 1 个位置）"):
+        ui.detector_limits(**crowded, request=ChineseRequest())
+    with pytest.raises(gr.Error, match="not valid JSON"):
+        ui.detector_limits(source=ui.TYPED, boxes_json="[[1,", request=ChineseRequest())

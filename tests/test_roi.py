@@ -266,3 +266,25 @@ def test_the_chinese_page_states_the_same_measurements():
     # The JSON is for programs, in English either way.
     assert chinese[5]["feature_map"]["description"] == english[5]["feature_map"]["description"]
     assert english[5]["feature_map"]["description"].startswith("tiny-retinanet-focal FPN level P4")
+
+
+@pytest.mark.parametrize(("change", "english", "chinese"), [
+    ({1: 240.0, 3: 100.0}, "x2 (100) must be greater than its x1 (240)",
+     "区域的 x2（100）必须大于它的 x1（240）"),
+    ({4: 900.0}, "y2 = 900 lies outside the image", "区域的 y2 = 900 超出了图片"),
+    ({6: 4}, "strides 8 and 16 only (got 4)", "只有步长 8 和 16 两层（收到的是 4）"),
+])
+def test_errors_the_page_can_cause_are_in_its_language(change, english, chinese):
+    """Sliders crossed or past the image and a stride the detector lacks: the page in Chinese is told
+    in Chinese, with the same values; the API (no language) in English."""
+    import gradio as gr
+    from conftest import ChineseRequest
+
+    from demos.roi import ui
+
+    args = [str(SCENE), *BOX, "detector", 16, 7, 2, True]
+    for position, value in change.items():
+        args[position] = value
+    for request, expected in ((None, english), (ChineseRequest(), chinese)):
+        with pytest.raises(gr.Error, match=re.escape(expected)):
+            ui.roi_endpoint(*args, request=request)

@@ -18,10 +18,15 @@ from PIL import Image, ImageDraw
 
 from shared.drawing import colour
 from shared.images import BadInput
+from shared.templates import fill
 
 WIDTH, HEIGHT = 640, 480  # generated scenes: a common camera frame
 MAX_OBJECTS = 300
 EXAMPLE_JSON = '[[40, 60, 120, 200], {"box": [90, 70, 170, 210], "label": "person"}]'
+# The error of settings whose groups do not fit; values go in at [name] (shared.templates), so the
+# tab can write it in the page's language.
+NO_ROOM = ("[groups] groups of [size] objects of this size do not fit in the [width]×[height] scene "
+           "(room for [room]): use fewer groups, fewer objects per group or a smaller object size.")
 
 
 @dataclass
@@ -115,10 +120,8 @@ def generate(crowding: float, size: float, aspect: float, rotation: float, group
     gap = max(4.0, 0.25 * size)
     cols, rows = int(width // (extent[0] + gap)), int(height // (extent[1] + gap))
     if cols * rows < groups:
-        raise BadInput(
-            f"{groups} groups of {group_size} objects of this size do not fit in the {width}×{height} scene "
-            f"(room for {cols * rows}): use fewer groups, fewer objects per group or a smaller object size."
-        )
+        raise BadInput(fill(NO_ROOM, groups=groups, size=group_size, width=width, height=height,
+                            room=cols * rows))
     gen = torch.Generator().manual_seed(seed)
     slots = torch.randperm(cols * rows, generator=gen)[:groups]
     cell = torch.tensor([width / cols, height / rows])

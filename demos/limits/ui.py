@@ -14,11 +14,11 @@ import torch
 from torchvision.ops import box_iou
 
 from demos.limits import oracle, plots, sweeps
-from demos.limits.scenes import EXAMPLE_JSON, Scene, generate, parse_objects, render
+from demos.limits.scenes import EXAMPLE_JSON, NO_ROOM, Scene, generate, parse_objects, render
 from shared import components as inputs
 from shared import ui
 from shared.drawing import cjk_font
-from shared.i18n import CHINESE, LANGUAGE_JS, request_language, text_in, tr
+from shared.i18n import CHINESE, LANGUAGE_JS, message_in, request_language, text_in, tr
 from shared.images import BadInput, load_image
 from shared.templates import fill
 
@@ -110,7 +110,11 @@ EXAMPLE_LABELS = {
     "typed_queue": "typed: a queue and a car park",
     "typed_scene": "typed: a detection-tab scene",
 }
-TEXTS = plots.TEXTS | SUMMARY_TEXTS | {f"example.{key}": label for key, label in EXAMPLE_LABELS.items()}
+# The error the page's sliders can cause (more groups than the scene has room for), in English as
+# the API gives it; the page's language gets it from this.
+ERRORS = {"error.no_room": NO_ROOM}
+TEXTS = (plots.TEXTS | SUMMARY_TEXTS | ERRORS
+         | {f"example.{key}": label for key, label in EXAMPLE_LABELS.items()})
 # The punctuation that joins a list goes by language, not by translation (Chinese uses full-width marks).
 PUNCTUATION = {"en": {"list_join": plots.TEXTS["list_join"]}, CHINESE: {"list_join": "，"}}
 for _key, _english in TEXTS.items():
@@ -186,13 +190,20 @@ def detector_limits(source: str = GENERATED, crowding: float = 0.6, size: float 
     sigma = ui.finite(soft_nms_sigma, "Soft-NMS σ", low=0.05, high=2.0)
     if not isinstance(mixed_classes, bool):
         raise BadInput(f"Mixed classes must be true or false, not {mixed_classes!r}.")
-    scene = _scene(source, crowding, size, aspect, rotation, groups, group_size, mixed_classes, seed, image,
-                   boxes_json)
+    language = request_language(request)
+    try:
+        scene = _scene(source, crowding, size, aspect, rotation, groups, group_size, mixed_classes, seed,
+                       image, boxes_json)
+    except BadInput as exc:  # in the page's language where the page's sliders caused it
+        said = message_in(str(exc), ERRORS, "limits", language)
+        if said == str(exc):
+            raise
+        raise BadInput(said) from None
     with torch.inference_mode():
         outcomes = oracle.run_all(scene, nms_threshold, sigma)
         curves = sweeps.all_curves(crowding, size, aspect, rotation, group_size, mixed_classes, nms_threshold,
                                    sigma)
-    t = texts_in(request_language(request))
+    t = texts_in(language)
     drawn = t if cjk_font(12) is not None else TEXTS  # the pictures need a font with Chinese glyphs
     base = render(scene)
     by_rule = {o.key: o for o in outcomes}

@@ -45,6 +45,10 @@ MAX_SAMPLING = 8
 SWEEP_STEP = 1 / 64  # of a cell: 129 shifts over ±1 cell, sub-pixel for every stride here
 POINT_SIGMA = 1.0  # the synthetic point feature's Gaussian width, in cells
 METHODS = ("ROIPool", "ROIAlign, aligned=False", "ROIAlign, aligned=True")
+# The error for a stride the detector has no level at; values go in at [name], so the tab can
+# write it in the page's language.
+NO_LEVEL = ("The detector's feature pyramid has levels at strides 8 and 16 only (got [stride]); choose "
+            "one of those, or the raw image.")
 # What each feature source is, in English. Values go in at [name] (shared.templates), so the tab
 # can describe a map from its own texts in another language (`describe`).
 DESCRIPTIONS = {"detector": "[model] FPN level [level] (stride [stride], [channels] channels)",
@@ -80,8 +84,7 @@ def _pad(x: torch.Tensor, mode: str = "constant") -> torch.Tensor:
 def detector_features(image: Image.Image, stride: int) -> FeatureMap:
     """One FPN level of the bundled focal-loss detector's backbone, run on the image as it is."""
     if stride not in DETECTOR_LEVELS:
-        raise BadInput(f"The detector's feature pyramid has levels at strides 8 and 16 only (got "
-                         f"{stride}); choose one of those, or the raw image.")
+        raise BadInput(fill(NO_LEVEL, stride=stride))
     model = get_model(DETECTOR)
     dev = next(model.parameters()).device
     mean = torch.tensor(model.config["image_mean"]).view(3, 1, 1)

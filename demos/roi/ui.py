@@ -21,6 +21,7 @@ from demos.roi.pooling import (
     MAX_OUTPUT,
     MAX_SAMPLING,
     METHODS,
+    NO_LEVEL,
     STRIDES,
     Analysis,
     analyse,
@@ -32,7 +33,7 @@ from shared import components as inputs
 from shared import ui
 from shared.device import gpu
 from shared.drawing import cjk_font
-from shared.i18n import CHINESE, LANGUAGE_JS, request_language, text_in, tr
+from shared.i18n import CHINESE, LANGUAGE_JS, message_in, request_language, text_in, tr
 from shared.images import BadInput, load_image
 from shared.templates import fill
 
@@ -106,7 +107,19 @@ SUMMARY_TEXTS = {
     "summary.nearer_legacy": "the legacy grid",
     "summary.nearer_aligned": "the aligned=True grid",
 }
-TEXTS = plots.TEXTS | SUMMARY_TEXTS | {f"description.{k}": text for k, text in DESCRIPTIONS.items()}
+# The errors the page's own controls can cause (sliders crossed or past the image, a stride the
+# detector lacks), in English as the API gives them; the page's language gets them from these.
+_OUTSIDE = ("The region's [name] = [value] lies outside the image: it must be between 0 and [limit] (the "
+            "image's [axis], [width]×[height] pixels).")
+ERRORS = {
+    "error.outside_x": fill(_OUTSIDE, axis="width"),
+    "error.outside_y": fill(_OUTSIDE, axis="height"),
+    "error.order": "The region's [b] ([high]) must be greater than its [a] ([low]): give the top-left corner "
+                   "as x1, y1 and the bottom-right corner as x2, y2.",
+    "error.no_level": NO_LEVEL,
+}
+TEXTS = (plots.TEXTS | SUMMARY_TEXTS | ERRORS
+         | {f"description.{k}": text for k, text in DESCRIPTIONS.items()})
 # The punctuation that joins the localisation errors goes by language (Chinese uses full-width marks).
 PUNCTUATION = {"en": {"join": "; "}, CHINESE: {"join": "；"}}
 for _key, _english in TEXTS.items():
@@ -151,15 +164,13 @@ def _region(x1: float, y1: float, x2: float, y2: float, size: tuple[int, int]) -
     for name, value, limit in (("x1", x1, width), ("y1", y1, height), ("x2", x2, width), ("y2", y2, height)):
         v = ui.finite(value, f"The region's {name}")
         if not 0 <= v <= limit:
-            axis = "width" if name[0] == "x" else "height"
-            raise BadInput(f"The region's {name} = {v:g} lies outside the image: it must be between 0 and "
-                             f"{limit} (the image's {axis}, {width}×{height} pixels).")
+            raise BadInput(fill(ERRORS[f"error.outside_{name[0]}"], name=name, value=f"{v:g}", limit=limit,
+                                width=width, height=height))
         edges.append(v)
     x1, y1, x2, y2 = edges
     for low, high, a, b in ((x1, x2, "x1", "x2"), (y1, y2, "y1", "y2")):
         if high <= low:
-            raise BadInput(f"The region's {b} ({high:g}) must be greater than its {a} ({low:g}): give the "
-                             "top-left corner as x1, y1 and the bottom-right corner as x2, y2.")
+            raise BadInput(fill(ERRORS["error.order"], a=a, b=b, low=f"{low:g}", high=f"{high:g}"))
     return x1, y1, x2, y2
 
 
@@ -246,13 +257,20 @@ def roi_endpoint(image: str | None, x1: float, y1: float, x2: float, y2: float, 
     """Pool the region (x1, y1, x2, y2 in input-image pixels) with ROIPool and ROIAlign on one
     feature map; return the drawn regions, both pooled grids, the shift and localisation plots,
     a summary and JSON."""
-    source, step, output, sampling, aligned = _settings(features, stride, output_size, sampling_ratio,
-                                                        aligned)
-    picture = load_image(image, max_side=MAX_SIDE)
-    region = _region(x1, y1, x2, y2, picture.original_size)
-    box = tuple(v / picture.scale for v in region)  # to the pixels of the image as analysed
-    analysis = analyse(feature_map(picture.image, source, step), box, output, sampling, aligned)
-    t = texts_in(request_language(request))
+    language = request_language(request)
+    try:
+        source, step, output, sampling, aligned = _settings(features, stride, output_size, sampling_ratio,
+                                                            aligned)
+        picture = load_image(image, max_side=MAX_SIDE)
+        region = _region(x1, y1, x2, y2, picture.original_size)
+        box = tuple(v / picture.scale for v in region)  # to the pixels of the image as analysed
+        analysis = analyse(feature_map(picture.image, source, step), box, output, sampling, aligned)
+    except BadInput as exc:  # in the page's language where the page's controls caused it
+        said = message_in(str(exc), ERRORS, "roi", language)
+        if said == str(exc):
+            raise
+        raise BadInput(said) from None
+    t = texts_in(language)
     drawn = t if cjk_font(12) is not None else TEXTS  # the pictures need a font with Chinese glyphs
     return (plots.overlay(picture.image, analysis, drawn), plots.pooled_grids(analysis, drawn),
             plots.shift_figure(analysis, t), plots.localisation_figure(analysis, t),
