@@ -115,8 +115,9 @@ def test_a_run_at_another_rate_is_a_check_beside_its_planned_run_not_a_seed_of_t
     assert [r["config"]["lr"] for r in cells[("focal", 8)]] == [0.01]
     (check,) = report.lr_checks(runs)
     assert (check["lr"], check["AP"], check["plan_lr"], check["plan_AP"]) == (0.04, 0.60, 0.01, 0.49)
-    sentence = findings.lr_check_sentence({"lr_checks": [check]})
-    assert "at 8 objects, seed 0, lr 0.04: class-agnostic AP 60.0" in sentence and "49.0" in sentence
+    table = findings.checks_markdown({"lr_checks": [check]})
+    assert "| focal loss (γ = 2) | 8 | 0.04 | 60.0 | 60.0 | 0.01 | 49.0 | 49.0 |" in table
+    assert findings.lr_check_sentence({"lr_checks": [check]}) == ""  # no other arm at this level to pass
 
 
 def test_each_level_uses_the_rate_tuned_there_once_its_tuning_is_done() -> None:

@@ -45,10 +45,9 @@ TEXTS = {
     "shared": "With the rates tuned at 2 objects used at every level (focal [focal], CE [ce]), focal − CE "
               "was [parts]. The rate that suits one level does not suit the others, so those gaps measure "
               "the rate as much as the loss; the table above uses each level's own rates.",
-    "check_planned": " against [ap] ([aware]) at the sweep's [lr]",
-    "check_part": "[arm] at [objects], seed [seed], lr [lr]: class-agnostic AP [ap] (class-aware [aware])"
-                  "[planned]",
-    "checks": "Learning-rate checks (the same seed at another rate): [parts].",
+    "checks_header": "| learning-rate check (seed 0 at another rate) | objects / scene | lr "
+                     "| class-agnostic AP | class-aware AP | the sweep's lr | its class-agnostic AP "
+                     "| class-aware |",
     "flip_and": "and of its best rate tried there ([best])",
     "flip_not": "though not of its best rate tried there ([best])",
     "flip": "At [objects], [arm] at lr [lr] ([ap]) is ahead of [other] at its rate ([theirs])[rest]: the "
@@ -181,21 +180,23 @@ def shared_rate_sentence(summary: dict, lang: str = ENGLISH) -> str:
 
 
 def lr_check_sentence(summary: dict, lang: str = ENGLISH) -> str:
-    """Runs that repeat a cell's seed 0 at another rate: does the cell's result depend on the
-    tuned rate?"""
-    parts = []
-    for t in summary.get("lr_checks", []):
-        planned = "" if t["plan_AP"] is None else _t("check_planned", lang, ap=_pct(t["plan_AP"]),
-                                                     aware=_pct(t["plan_aware_AP"]), lr=f"{t['plan_lr']:g}")
-        parts.append(_t("check_part", lang, arm=arm_name(t["arm"], lang), seed=t["seed"], lr=f"{t['lr']:g}",
-                        objects=_objects(t["objects"], lang), ap=_pct(t["AP"]), aware=_pct(t["aware_AP"]),
-                        planned=planned))
-    if not parts:
+    """What the learning-rate checks (`checks_markdown`) change in the table's order, if anything."""
+    return _sep("space", lang).join(order_flips(summary, lang))
+
+
+def checks_markdown(summary: dict, lang: str = ENGLISH) -> str:
+    """Runs that repeat a cell's seed 0 at another rate, each beside the sweep's run of that seed:
+    does the cell's result depend on the tuned rate?"""
+    checks = summary.get("lr_checks", [])
+    if not checks:
         return ""
-    flips = order_flips(summary, lang)
-    space = _sep("space", lang)
-    return (_t("checks", lang, parts=_sep("join", lang).join(parts))
-            + (space + space.join(flips) if flips else ""))
+    rows = [_t("checks_header", lang), "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for t in sorted(checks, key=lambda t: (-t["objects"], t["arm"], t["lr"])):
+        plan = ("–", "–", "–") if t["plan_AP"] is None else (
+            f"{t['plan_lr']:g}", _pct(t["plan_AP"]), _pct(t["plan_aware_AP"]))
+        rows.append(f"| {arm_name(t['arm'], lang)} | {t['objects']} | {t['lr']:g} | {_pct(t['AP'])} "
+                    f"| {_pct(t['aware_AP'])} | " + " | ".join(plan) + " |")
+    return "\n".join(rows)
 
 
 def order_flips(summary: dict, lang: str = ENGLISH) -> list[str]:

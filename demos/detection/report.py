@@ -180,9 +180,10 @@ START, END = "<!-- sweep-table -->", "<!-- /sweep-table -->"
 
 def readme_block(summary: dict) -> str:
     """What README.md shows between its sweep-table markers: the tab's sentences and table."""
-    from .findings import headline, table_markdown, tuning_markdown
+    from .findings import checks_markdown, headline, table_markdown, tuning_markdown
 
-    return f"{START}\n{headline(summary)}\n\n{table_markdown(summary)}\n\n{tuning_markdown(summary)}\n{END}"
+    tables = [t for t in (table_markdown(summary), tuning_markdown(summary), checks_markdown(summary)) if t]
+    return f"{START}\n{headline(summary)}\n\n" + "\n\n".join(tables) + f"\n{END}"
 
 
 def write_readme(summary: dict, path: Path = README) -> None:

@@ -253,7 +253,9 @@ def static_texts(request: gr.Request | None = None) -> tuple:
             plots.ap_vs_imbalance_figure(summary, "agnostic", lang),
             plots.ap_vs_imbalance_figure(summary, "aware", lang),
             plots.gamma_figure(summary, lang=lang), plots.easy_share_figure(summary, lang=lang),
-            findings.table_markdown(summary, lang) + "\n\n" + findings.tuning_markdown(summary, lang),
+            "\n\n".join(t for t in (findings.table_markdown(summary, lang),
+                                     findings.tuning_markdown(summary, lang),
+                                     findings.checks_markdown(summary, lang)) if t),
             _pretrained_table(lang))
 
 
