@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from shared import settings
+from shared.templates import Phrase
 
 ROOT = settings.ROOT
 # VISIONLAB_CHECKPOINTS points the bundled tier elsewhere, e.g. at freshly trained files.
@@ -87,6 +88,17 @@ class ModelSpec:
     # Maps the raw state dict onto `build()`'s key names (official files often differ).
     convert: Callable[[dict], dict] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The texts above that are written from a template of PHRASES, by field name ("reference_metric"):
+    # such a field may be left empty and then holds the phrase in English; a page in another language
+    # says it again from the template's translation, with the same values (the Models tab).
+    phrases: dict[str, Phrase] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, written in self.phrases.items():
+            english = str(written)
+            if getattr(self, name) not in ("", english):
+                raise ValueError(f"{self.name}: {name} {getattr(self, name)!r} is not its phrase {english!r}")
+            object.__setattr__(self, name, english)  # frozen: set once, here
 
     @property
     def source(self) -> str:
@@ -97,6 +109,23 @@ class ModelSpec:
 
 _REGISTRY: dict[str, ModelSpec] = {}
 _LOCK = threading.Lock()
+# key -> English template ([name] marks a value) of every phrase a demo's registry writes its models'
+# texts from, added when the registry is imported, whether or not a model of this machine uses it:
+# the Models tab registers each one for translation.
+PHRASES: dict[str, str] = {}
+
+
+def add_phrases(demo: str, templates: dict[str, str]) -> None:
+    """Make `templates` (name -> English) known as "<demo>.<name>"."""
+    for name, template in templates.items():
+        key = f"{demo}.{name}"
+        if PHRASES.setdefault(key, template) != template:
+            raise ValueError(f"The phrase {key!r} has two different templates.")
+
+
+def phrase(key: str, **values: Any) -> Phrase:
+    """PHRASES[key] with `values` put in (as text), kept as a Phrase."""
+    return Phrase(key, PHRASES[key], {name: str(value) for name, value in values.items()})
 
 
 def register(spec: ModelSpec) -> ModelSpec:

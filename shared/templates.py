@@ -8,6 +8,7 @@ text computed per request (a measured sentence) marks its values with square bra
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -24,3 +25,20 @@ def unfill(template: str, text: str) -> dict[str, str] | None:
     pattern = re.sub(r"\\\[(\w+)\\\]", lambda m: f"(?P<{m.group(1)}>.+?)", re.escape(template))
     found = re.fullmatch(pattern, text, flags=re.DOTALL)
     return None if found is None else found.groupdict()
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A text kept with what it was made from: the English `template`, the `key` its translations are
+    found under, and the `values` put in at [name]. `str()` is the English; `said(t)` is the same
+    phrase from `t`, the template in another language, with the same values (no guessing back)."""
+
+    key: str
+    template: str
+    values: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return fill(self.template, **self.values)
+
+    def said(self, template: str) -> str:
+        return fill(template, **self.values)

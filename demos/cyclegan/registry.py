@@ -26,7 +26,7 @@ from demos.cyclegan.model import (
     read_metadata,
     select_direction,
 )
-from shared.registry import BundledFile, ModelSpec, UrlFile, register
+from shared.registry import BundledFile, ModelSpec, UrlFile, add_phrases, phrase, register
 
 DEMO = "cyclegan"
 PAPER = (
@@ -68,6 +68,15 @@ if BundledFile("cyclegan_position.safetensors").path.is_file():
     BUNDLED_NAMES |= {("position", "AB"): "cyclegan-left2right", ("position", "BA"): "cyclegan-right2left"}
 
 
+# The reference metrics' words, values at [name] (shared.registry.phrase: the Models tab says them
+# in the page's language).
+add_phrases(DEMO, {
+    "bundled_metric": "structure kept: edge F [edge]; texture change (Gram) [gram] vs [target] for the true "
+                      "target; cycle L1 [cycle] (generated held-out scenes, measured here)",
+    "official_metric": "qualitative results in the paper (Figs. 1, 10-16); no single score",
+})
+
+
 def bundled_name(pair: str, direction: str) -> str:
     return BUNDLED_NAMES[(pair, direction)]
 
@@ -80,16 +89,16 @@ def _bundled_generator() -> ResnetGenerator:
     return ResnetGenerator(ngf=BUNDLED.ngf, n_blocks=BUNDLED.n_blocks)
 
 
-def _bundled_metric(filename: str, direction: str) -> str:
+def _bundled_metric(filename: str, direction: str) -> dict:
+    """{"reference_metric": its phrase}, or {} when the file holds no metrics."""
     try:
         metrics = json.loads(read_metadata(BundledFile(filename).path).get("metrics", "{}"))[direction]
     except Exception:  # a missing or older file is reported by the loader, not here
-        return ""
-    return (
-        f"structure kept: edge F {metrics['structure_edge_f']:.2f}; texture change (Gram) "
-        f"{metrics['texture_gram']:.3f} vs {metrics['target_texture_gram']:.3f} for the true target; "
-        f"cycle L1 {metrics['cycle_l1']:.3f} (generated held-out scenes, measured here)"
-    )
+        return {}
+    return {"reference_metric": phrase(
+        "cyclegan.bundled_metric", edge=f"{metrics['structure_edge_f']:.2f}",
+        gram=f"{metrics['texture_gram']:.3f}", target=f"{metrics['target_texture_gram']:.3f}",
+        cycle=f"{metrics['cycle_l1']:.3f}")}
 
 
 for (_pair, _direction), _name in BUNDLED_NAMES.items():
@@ -106,7 +115,7 @@ for (_pair, _direction), _name in BUNDLED_NAMES.items():
             size_mb=0.5,  # both directions, fp16
             licence="MIT",
             paper=PAPER,
-            reference_metric=_bundled_metric(_file, _direction),
+            phrases=_bundled_metric(_file, _direction),
             description=f"Small CycleGAN generator trained here on generated scenes: {_src} → {_dst}.",
             convert=partial(select_direction, direction=_direction),
             extra={
@@ -132,7 +141,7 @@ for _key, _what in OFFICIAL_MODELS.items():
             size_mb=OFFICIAL_MB,
             licence="BSD (pytorch-CycleGAN-and-pix2pix)",
             paper=PAPER,
-            reference_metric="qualitative results in the paper (Figs. 1, 10-16); no single score",
+            phrases={"reference_metric": phrase("cyclegan.official_metric")},
             description=f"The authors' published generator: {_what}.",
             convert=convert_official,
             extra={"official": _key, "ngf": OFFICIAL.ngf, "n_blocks": OFFICIAL.n_blocks},

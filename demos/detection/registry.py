@@ -15,7 +15,7 @@ import torchvision.models.detection as tvd
 from demos.detection.data import CLASSES
 from demos.detection.experiment import ARMS, HALF_WIDTH
 from demos.detection.model import build_detector, read_metadata
-from shared.registry import BundledFile, ModelSpec, UrlFile, register
+from shared.registry import BundledFile, ModelSpec, UrlFile, add_phrases, phrase, register
 
 DEMO = "detection"
 FOCAL_PAPER = "Lin et al. 2017, Focal Loss for Dense Object Detection, arXiv:1708.02002"
@@ -29,17 +29,27 @@ BUNDLED_LOSSES = {
 }
 
 
+# The reference metrics' words, values at [name] (shared.registry.phrase: the Models tab says them
+# in the page's language).
+add_phrases(DEMO, {
+    "bundled_ap": "AP [ap] on generated val scenes (measured here)",
+    "sweep_ap": "AP [ap] (class-agnostic [agnostic]) on val scenes with [objects] object(s) (measured here)",
+    "coco_ap": "COCO val2017 box AP [ap] (torchvision); [gflops] GFLOPS",
+})
+
+
 def bundled_name(loss: str) -> str:
     return f"tiny-retinanet-{loss}"
 
 
-def _bundled_metric(filename: str) -> str:
+def _bundled_metric(filename: str) -> dict:
+    """{"reference_metric": its phrase}, or {} when the file holds no AP."""
     try:
         meta = read_metadata(BundledFile(filename).path)
     except Exception:  # a missing file is reported by the loader, not here
-        return ""
+        return {}
     ap = meta.get("val_ap")
-    return f"AP {float(ap) * 100:.1f} on generated val scenes (measured here)" if ap else ""
+    return {"reference_metric": phrase("detection.bundled_ap", ap=f"{float(ap) * 100:.1f}")} if ap else {}
 
 
 for _suffix, (_loss, _what) in BUNDLED_LOSSES.items():
@@ -47,7 +57,7 @@ for _suffix, (_loss, _what) in BUNDLED_LOSSES.items():
     register(ModelSpec(
         name=bundled_name(_suffix), demo=DEMO, task="object detection (5 shape classes)",
         tier="bundled", weights=BundledFile(_file), build=partial(build_detector, _loss),
-        size_mb=1.5, licence="MIT", paper=FOCAL_PAPER, reference_metric=_bundled_metric(_file),
+        size_mb=1.5, licence="MIT", paper=FOCAL_PAPER, phrases=_bundled_metric(_file),
         description=f"Compact RetinaNet trained here on generated scenes with {_what}.",
         extra={"categories": list(CLASSES), "loss": _loss},
     ))
@@ -67,10 +77,11 @@ def sweep_file(arm: str, objects: int) -> str:
     return f"detection_sweep_{arm}_obj{objects}.safetensors"
 
 
-def _sweep_metric(filename: str) -> str:
+def _sweep_metric(filename: str) -> dict:
     meta = read_metadata(BundledFile(filename).path)
-    return (f"AP {float(meta['val_ap']) * 100:.1f} (class-agnostic {float(meta['agnostic_ap']) * 100:.1f}) "
-            f"on val scenes with {meta['objects_per_scene']} object(s) (measured here)")
+    return {"reference_metric": phrase("detection.sweep_ap", ap=f"{float(meta['val_ap']) * 100:.1f}",
+                                       agnostic=f"{float(meta['agnostic_ap']) * 100:.1f}",
+                                       objects=meta["objects_per_scene"])}
 
 
 for _arm, _objects in SWEEP_SHOWN:
@@ -82,7 +93,7 @@ for _arm, _objects in SWEEP_SHOWN:
         name=sweep_name(_arm, _objects), demo=DEMO, task="object detection (5 shape classes)",
         tier="bundled", weights=BundledFile(_file),
         build=partial(build_detector, _spec.loss, config=HALF_WIDTH, loss_params=_spec.params),
-        size_mb=0.6, licence="MIT", paper=FOCAL_PAPER, reference_metric=_sweep_metric(_file),
+        size_mb=0.6, licence="MIT", paper=FOCAL_PAPER, phrases=_sweep_metric(_file),
         description=f"The focal-loss sweep's half-width RetinaNet, trained with {_arm} at {_objects} "
                     f"object(s) per scene, SGD, seed 0.",
         extra={"categories": list(CLASSES), "loss": _spec.loss, "objects_per_scene": _objects},
@@ -124,7 +135,7 @@ for _name, (_builder, _weights, _how) in PRETRAINED.items():
         weights=UrlFile(_weights.url), build=partial(_build_pretrained, _builder),
         size_mb=float(_meta["_file_size"]), licence="BSD-3-Clause (torchvision)",
         paper=_meta.get("recipe", ""),
-        reference_metric=f"COCO val2017 box AP {_ap} (torchvision); {_meta['_ops']:.1f} GFLOPS",
+        phrases={"reference_metric": phrase("detection.coco_ap", ap=_ap, gflops=f"{_meta['_ops']:.1f}")},
         description=_how,
         extra={"categories": list(_meta["categories"]), "box_ap": _ap, "gflops": _meta["_ops"],
                "how": _how},

@@ -15,7 +15,7 @@ from functools import partial
 import torchvision.models.detection as tvd
 
 from shared.loading import read_metadata
-from shared.registry import BundledFile, HubFile, ModelSpec, UrlFile, names, register
+from shared.registry import BundledFile, HubFile, ModelSpec, UrlFile, add_phrases, names, phrase, register
 
 from .bottomup import BottomUpPose
 from .openpose import OpenPoseBody, convert
@@ -39,6 +39,19 @@ BUNDLED = {
 }
 
 
+# The reference metrics' and a licence's words, values at [name] (shared.registry.phrase: the Models
+# tab says them in the page's language).
+add_phrases(DEMO, {
+    "bundled_styled": "keypoint AP [ap] on [n] generated styled (256 px) val scenes (measured here; not "
+                      "comparable with COCO figures)",
+    "bundled_plain": "keypoint AP [ap] on [n] generated plain (128 px) val scenes (measured here; not "
+                     "comparable with COCO figures)",
+    "coco_ap": "COCO val2017 keypoint AP [ap] (torchvision); [gflops] GFLOPS",
+    "openpose_ap": "COCO 2016 test-dev keypoint AP [ap] (Cao et al. 2017)",
+    "openpose_licence": "CMU OpenPose licence (non-commercial research); Caffe weights converted to PyTorch",
+})
+
+
 def checkpoint_metadata(filename: str) -> dict:
     """The training record stored in a bundled checkpoint ({} when the file is missing)."""
     try:
@@ -47,14 +60,15 @@ def checkpoint_metadata(filename: str) -> dict:
         return {}
 
 
-def _bundled_metric(filename: str) -> str:
+def _bundled_metric(filename: str) -> dict:
+    """{"reference_metric": its phrase}, or {} when the file holds no AP."""
     meta = checkpoint_metadata(filename)
     val = meta.get("val", {})
     if "AP" not in val:
-        return ""
-    scenes = "styled (256 px)" if meta.get("data") == "styled" else "plain (128 px)"
-    return (f"keypoint AP {val['AP'] * 100:.1f} on {meta.get('val_n')} generated {scenes} val scenes "
-            "(measured here; not comparable with COCO figures)")
+        return {}
+    scenes = "styled" if meta.get("data") == "styled" else "plain"
+    return {"reference_metric": phrase(f"pose.bundled_{scenes}", ap=f"{val['AP'] * 100:.1f}",
+                                       n=meta.get("val_n"))}
 
 
 for _name, (_file, _build, _method, _paper, _what) in BUNDLED.items():
@@ -65,7 +79,7 @@ for _name, (_file, _build, _method, _paper, _what) in BUNDLED.items():
         name=_name, demo=DEMO, task=TASK, tier="bundled", weights=BundledFile(_file), build=_build,
         size_mb=round(BundledFile(_file).path.stat().st_size / 1e6, 1) if BundledFile(_file).path.is_file()
         else 4.5,
-        licence="MIT", paper=_paper, reference_metric=_bundled_metric(_file), description=_what,
+        licence="MIT", paper=_paper, phrases=_bundled_metric(_file), description=_what,
         extra={"method": _method, "measured_ap": _meta.get("val", {}).get("AP"),
                "card": f"checkpoints/{_file.replace('.safetensors', '.md')}"},
     ))
@@ -79,8 +93,8 @@ register(ModelSpec(
                   num_keypoints=17),
     size_mb=float(_KPRCNN.meta["_file_size"]), licence="BSD-3-Clause (torchvision)",
     paper=_KPRCNN.meta.get("recipe", ""),
-    reference_metric=f"COCO val2017 keypoint AP {_KP_METRICS['kp_map']} (torchvision); "
-                     f"{_KPRCNN.meta['_ops']:.0f} GFLOPS",
+    phrases={"reference_metric": phrase("pose.coco_ap", ap=_KP_METRICS["kp_map"],
+                                        gflops=f"{_KPRCNN.meta['_ops']:.0f}")},
     description="Top-down in one network: Mask R-CNN's recipe with a keypoint head on each person box.",
     extra={"method": "top-down", "published_ap": _KP_METRICS["kp_map"], "box_ap": _KP_METRICS["box_map"]},
 ))
@@ -89,9 +103,9 @@ register(ModelSpec(
     name="openpose_body_coco", demo=DEMO, task=TASK, tier="pretrained",
     weights=HubFile("lllyasviel/Annotators", "body_pose_model.pth", OPENPOSE_REVISION),
     build=OpenPoseBody, convert=convert, size_mb=209.3,
-    licence="CMU OpenPose licence (non-commercial research); Caffe weights converted to PyTorch",
-    paper=OPENPOSE_PAPER,
-    reference_metric="COCO 2016 test-dev keypoint AP 61.8 (Cao et al. 2017)",
+    licence="", paper=OPENPOSE_PAPER,
+    phrases={"licence": phrase("pose.openpose_licence"),
+             "reference_metric": phrase("pose.openpose_ap", ap=61.8)},
     description="Bottom-up: CMU's six-stage VGG network (18 keypoint heat-maps + 19 PAFs), grouped here "
                 "and mapped to COCO-17.",
     extra={"method": "bottom-up", "published_ap": 61.8},
