@@ -135,7 +135,7 @@ def create_overview(tabs: gr.Tabs, names: list[str]) -> None:
     """The first tab: the notes' questions by theme, each a button that opens the tab answering it."""
     gr.Markdown(tr("overview.intro", "The interview notes ask ten questions; each button opens the tab "
                                      "that answers one with a demo (a greyed one has no tab yet). A link "
-                                     "can open a tab directly: add ?tab=roi, or any tab's name, to the "
+                                     "can open a tab directly: add `?tab=roi`, or any tab's name, to the "
                                      "address."))
     themed = {n for _, members in THEMES.values() for n in members}
     themes = {**THEMES, "more": ("More", [n for n in names if n not in themed])}
