@@ -263,7 +263,8 @@ def create_demo() -> gr.Blocks:
                 examples = dict(inputs=[image, model, direction], fn=translate_in_page, outputs=outputs,
                                 visible_columns=[0],
                                 **ui.example_caching())
-                gr.Examples(generated, elem_id="cyclegan-examples", examples_per_page=4,
+                # All on one page: a pager's label ("Pages:") is Gradio's, in English only.
+                gr.Examples(generated, elem_id="cyclegan-examples", examples_per_page=max(len(generated), 1),
                             label=tr("cyclegan.examples_generated", "generated scenes (bundled models)"),
                             **examples)
                 photo_labels = (tr("cyclegan.examples_photos", "photos (official models)"), tr(
