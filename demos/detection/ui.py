@@ -265,8 +265,9 @@ def _experiment_section() -> list:
                    "The same detector (a half-width RetinaNet) trained with each loss on generated scenes "
                    "with 1, 2, 4 or 8 objects, so the background per object grows eightfold at the same "
                    "cost. "
-                   "SGD with momentum, the learning rate tuned per loss on separate scenes, seeds paired "
-                   "across losses; AP on 500 val scenes per level with 95 % intervals over seeds and scenes. "
+                   "SGD with momentum, the learning rate tuned per loss and level on separate scenes, "
+                   "seeds paired across losses; AP on 500 val scenes per level with 95 % intervals over "
+                   "seeds and scenes. "
                    "Class-agnostic AP asks only *object or background?*, the question focal loss is about."))
     shown = [gr.Markdown(elem_id="detection-findings")]
     with gr.Row():
