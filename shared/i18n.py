@@ -43,6 +43,18 @@ def tr(key: str, english: str) -> I18nData:
     return I18N(key)
 
 
+def tr_joined(parts: list[tuple[str, str]], sep: str = " — ") -> I18nData:
+    """Several translated texts shown as one (`parts`: (key, English) pairs, each also a text of
+    its own). Gradio translates only the first key inside a label, so a label that needs two
+    (what a model does, and that it needs a download) gets one key whose Chinese is the join
+    of the parts' Chinese."""
+    for key, english in parts:
+        tr(key, english)
+    key = "+".join(k for k, _ in parts)
+    ZH.setdefault(key, sep.join(ZH.get(k, EN[k]) for k, _ in parts))
+    return tr(key, sep.join(english for _, english in parts))
+
+
 # Texts computed per request (a warning, a caption) are registered with `tr` when the tab
 # is built and looked up in the request's language with `text_in`. The page's language
 # reaches the server as a cookie set by LANGUAGE_JS, run in the browser before each event

@@ -129,8 +129,9 @@ def handle_errors(fn: F) -> F:
 
 
 # The loader's statuses that a picker shows, as translation keys (registered here, once).
-STATUS_WORDS = {"needs download": tr("models.status.needs_download", "needs download"),
-                "missing checkpoint file": tr("models.status.missing_file", "missing checkpoint file")}
+STATUS_KEYS = {"needs download": "models.status.needs_download",
+               "missing checkpoint file": "models.status.missing_file"}
+STATUS_WORDS = {prefix: tr(key, prefix) for prefix, key in STATUS_KEYS.items()}
 
 
 def status_label(status: str) -> str:

@@ -124,8 +124,11 @@ def test_model_list_brackets_close_and_offline_photos_use_a_bundled_pair(app_url
     labels = [label for label, _ in choices]
     assert all(label.count("(") == label.count(")") for label in labels), labels
     # The status's words go as a translation key (Gradio shows them in the page's language), its size as is.
-    needs = str(I18N("models.status.needs_download"))
-    assert f"cyclegan-horse2zebra — horse → zebra (ImageNet photos) — {needs} (46 MB)" in labels
+    # One key per label (Gradio translates only the first): what it does and that it needs a download.
+    both = "cyclegan.what.horse2zebra+models.status.needs_download"
+    assert f"cyclegan-horse2zebra — {I18N(both)} (46 MB)" in labels
+    assert EN[both] == "horse → zebra (ImageNet photos) — needs download"
+    assert ZH[both] == ZH["cyclegan.what.horse2zebra"] + " — " + ZH["models.status.needs_download"]
     assert EN["models.status.needs_download"] == "needs download" and "models.status.needs_download" in ZH
     example = _config_component(app_url, "cyclegan-examples-photos")["props"]
     assert len(example["samples"]) == 4 and "cyclegan.examples_photos_offline" in example["label"]

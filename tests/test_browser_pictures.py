@@ -245,6 +245,8 @@ def test_cyclegan_tab_in_chinese_shows_no_english(browser, url):
         assert "结构保留" in summary.inner_text()
         _no_error(page)
         assert (first, english_on(page, kept=CYCLEGAN_KEPT)) == ([], [])
+        # The model picker's value is an input's, which english_on does not read: its label too.
+        assert page.locator("#cyclegan-model input").input_value() == "cyclegan-disc2square — 圆盘 → 方块"
     finally:
         page.screenshot(path=str(ARTIFACTS / "pictures_cyclegan_zh.png"), full_page=True)
         page.context.close()

@@ -14,12 +14,21 @@ from PIL import Image
 
 from demos.cyclegan import receptive
 from demos.cyclegan import registry as zoo
+from demos.cyclegan.data import DOMAINS
 from demos.cyclegan.inference import difference_map, edge_overlay, reverse_of, translate
 from demos.domains import CYCLEGAN, cyclegan_domain_name
 from shared import components as inputs
 from shared import domain, ui
 from shared.device import gpu
-from shared.i18n import LANGUAGE_JS, domain_warning, register_domain_texts, request_language, text_in, tr
+from shared.i18n import (
+    LANGUAGE_JS,
+    domain_warning,
+    register_domain_texts,
+    request_language,
+    text_in,
+    tr,
+    tr_joined,
+)
 from shared.images import BadInput, load_image
 from shared.loading import ModelUnavailable, availability, get_model, offline
 from shared.registry import get_spec
@@ -53,13 +62,47 @@ rather than reshapes, which is the failure the paper describes.
 """
 
 
+def _what(name: str) -> tuple[str, str]:
+    """(translation key, English) of what a registered generator translates: "discs → squares",
+    "horse → zebra (ImageNet photos)". Every bundled pair has its key, trained or not."""
+    for (pair, direction), bundled in zoo.BUNDLED_NAMES.items():
+        if bundled == name:
+            src, dst = DOMAINS[pair] if direction == "AB" else DOMAINS[pair][::-1]
+            return f"cyclegan.what.{pair}_{direction}", f"{src} → {dst}"
+    key = name.removeprefix("cyclegan-")
+    if key in zoo.OFFICIAL_MODELS:
+        return f"cyclegan.what.{key}", zoo.OFFICIAL_MODELS[key]
+    task = get_spec(name).task
+    return "", task.removeprefix("image translation (").removesuffix(")")  # inner brackets stay
+
+
+def _register_whats() -> None:
+    """Every generator's words, so the keys do not depend on which checkpoints exist here."""
+    for pair, (a, b) in DOMAINS.items():
+        tr(f"cyclegan.what.{pair}_AB", f"{a} → {b}")
+        tr(f"cyclegan.what.{pair}_BA", f"{b} → {a}")
+    for key, what in zoo.OFFICIAL_MODELS.items():
+        tr(f"cyclegan.what.{key}", what)
+
+
 def _choices() -> list[tuple[str, str]]:
+    """(label, name) per generator; the label in the page's language, with one translation key
+    (Gradio translates only the first key in a label)."""
+    _register_whats()
     out = []
     for name in zoo.cyclegan_names():
-        spec = get_spec(name)
-        usable, status = availability(spec)
-        what = spec.task.removeprefix("image translation (").removesuffix(")")  # inner brackets stay
-        label = f"{name} — {what}" + ("" if usable else " — " + ui.status_label(status))
+        usable, status = availability(get_spec(name))
+        key, what = _what(name)
+        prefix = next((p for p in ui.STATUS_KEYS if status.startswith(p)), None)
+        if not key:
+            label = f"{name} — {what}" + ("" if usable else " — " + ui.status_label(status))
+        elif usable:
+            label = f"{name} — " + tr(key, what)
+        elif prefix is None:
+            label = f"{name} — " + tr(key, what) + f" — {status}"
+        else:
+            label = (f"{name} — " + tr_joined([(key, what), (ui.STATUS_KEYS[prefix], prefix)])
+                     + status[len(prefix):])
         out.append((label, name))
     return out
 
