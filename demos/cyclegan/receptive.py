@@ -218,11 +218,16 @@ def main(argv: list[str] | None = None) -> dict:
                                                  "held-out position scenes")
     parser.add_argument("--scenes", type=int, default=4)
     parser.add_argument("--json", type=Path, default=RESULTS)
+    parser.add_argument("--checkpoint", type=Path, default=CHECKPOINT,
+                        help="a bundled pair; its A->B generator is measured (e.g. the position pair's)")
     args = parser.parse_args(argv)
-    g_ab, _, _ = load_pair(CHECKPOINT)
+    g_ab, _, _ = load_pair(args.checkpoint)
+    command = "python -m demos.cyclegan.receptive" + (
+        "" if args.checkpoint == CHECKPOINT else f" --checkpoint {args.checkpoint} --json {args.json}")
     found = measure(g_ab.eval(), args.scenes) | {
-        "generator": "cyclegan-plain2striped (checkpoints/cyclegan_texture.safetensors)",
-        "command": "python -m demos.cyclegan.receptive", "machine": machine_description()}
+        "generator": ("cyclegan-plain2striped (checkpoints/cyclegan_texture.safetensors)"
+                      if args.checkpoint == CHECKPOINT else f"the A->B generator of {args.checkpoint}"),
+        "command": command, "machine": machine_description()}
     print(f"theoretical field {found['theoretical_px']} px; {found['pixels']} destination pixels: half the "
           f"gradient within {found['r50_px']:.1f} px, 75 % within {found['r75_px']:.1f} px, "
           f"{found['on_object']:.1%} on the object to copy ({found['travel_px']:.0f} px away)")
