@@ -8,7 +8,10 @@ and `/compress` (prune, share, fine-tune, save, reload and measure a bundled mod
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
@@ -129,6 +132,21 @@ def convolution_endpoint(image: str | None, source: str = SOURCES[0], input_size
     return figure, _timing_table(ex, lang), plots.sweep_figure(sw, drawn), text, data
 
 
+# Built figures by what they show: a kept compression result is answered again without
+# rebuilding its two plotly figures, which take most of the handler's time (~60 ms each here).
+_FIGURES: OrderedDict[tuple, Any] = OrderedDict()
+FIGURES_KEPT = 32
+
+
+def _figure(key: tuple, build: Callable[[], Any]) -> Any:
+    if key not in _FIGURES:
+        _FIGURES[key] = build()
+        while len(_FIGURES) > FIGURES_KEPT:
+            _FIGURES.popitem(last=False)
+    _FIGURES.move_to_end(key)
+    return _FIGURES[key]
+
+
 def _count(value: float, name: str, high: int, low: int = 0) -> int:
     value = ui.finite(value, name, low=low, high=high)
     if not float(value).is_integer():
@@ -165,8 +183,13 @@ def compress_endpoint(model: str = pipeline.DEFAULTS["model"], k: float = pipeli
     text = (texts.compress_summary(result, cached, words) + "\n\n"
             + texts.frontier_reading(points, metric, words))
     return (text, [(before, words["caption_original"]), (after, words["caption_compressed"])],
-            _layer_table(result, lang), plots.frontier_figure(points, metric, current, drawn),
-            plots.histogram_figure(result.layers, t=drawn), str(result.path),
+            _layer_table(result, lang),
+            _figure(("frontier", model, metric, repr(points), repr(current), lang),
+                    lambda: plots.frontier_figure(points, metric, current, drawn)),
+            # Same settings, same compression (seeded k-means): the file's path names the settings.
+            _figure(("histogram", str(result.path), lang),
+                    lambda: plots.histogram_figure(result.layers, t=drawn)),
+            str(result.path),
             result.as_json() | {"cached": cached})
 
 
