@@ -194,4 +194,11 @@ def test_the_tab_states_the_measured_reach_in_either_language():
         assert picture.size == (384, 384)
         stated = (f"{found['theoretical_px']} px", f"{found['r50_px']:.1f} px", f"{found['on_object']:.1%}")
         assert all(value in text for value in stated), (stated, text)
+        moved = json.loads(receptive.RESULTS.with_name("position.json").read_text())
+        if moved["status"] == "trained":  # the position pair's own result follows, from its files
+            m, own = moved["metrics"]["AB"], json.loads(receptive.RESULTS.with_name("receptive_position.json")
+                                                        .read_text())
+            stated = (f"{m['displacement_px']:.1f} px", f"{m['kept']:.0%}",
+                      f"{round(m['share_leave_in_place'] * moved['eval_n'])}", f"{own['r50_px']:.1f} px")
+            assert all(value in text for value in stated), (stated, text)
     assert "梯度" in text
