@@ -64,6 +64,7 @@ TEXTS = {
     "change_ratio": "[metric] change vs file size ratio",
     "sparsity": "sparsity [sparsity]",
     "tuned": ", tuned [steps] steps",
+    "retrained": ", kept weights retrained [steps] steps first",
     "this_run": "this run",
     "k_log_axis": "clusters per layer, k (log)",
     "ratio_axis": "fp32 file / compressed file (log)",
@@ -226,16 +227,20 @@ def frontier_figure(points: list[dict], metric: str, current: dict | None = None
     palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
     for n, sparsity in enumerate(sparsities):
         colour = palette[n % len(palette)]
-        for tuned in (False, True):
-            chosen = sorted((p for p in points
-                             if p["sparsity"] == sparsity and bool(p["fine_tune_steps"]) == tuned),
-                            key=lambda p: p["k"])
+        # Three kinds of point: shared only, centroids fine-tuned, and the kept weights retrained
+        # after pruning before that (the retraining ablation).
+        for tuned, retrained in ((False, False), (True, False), (True, True)):
+            chosen = sorted((p for p in points if p["sparsity"] == sparsity
+                             and bool(p["fine_tune_steps"]) == tuned
+                             and bool(p.get("retrain_steps", 0)) == retrained), key=lambda p: p["k"])
             if not chosen:
                 continue
             tuned_text = fill(t["tuned"], steps=chosen[0]["fine_tune_steps"]) if tuned else ""
+            if retrained:
+                tuned_text += fill(t["retrained"], steps=chosen[0]["retrain_steps"])
             label = fill(t["sparsity"], sparsity=f"{sparsity:g}") + tuned_text
-            style = dict(name=label, legendgroup=label, marker=dict(color=colour, size=9,
-                                                                     symbol="diamond" if tuned else "circle"))
+            symbol = "square" if retrained else "diamond" if tuned else "circle"
+            style = dict(name=label, legendgroup=label, marker=dict(color=colour, size=9, symbol=symbol))
             fig.add_trace(go.Scatter(x=[p["k"] for p in chosen], y=[p["change"] for p in chosen],
                                      mode="lines+markers" if not tuned else "markers",
                                      line=dict(color=colour, dash="solid"), **style), 1, 1)
