@@ -15,15 +15,26 @@ from .experiment import ARMS, RunConfig, build_for
 from .findings import ARM_NAMES
 from .model import save_checkpoint
 from .registry import SWEEP_SHOWN, sweep_file, sweep_name
-from .sweep import RESULTS, STATE, full_plan, read_results
+from .sweep import RESULTS, STATE, read_results
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 
 
-def run_for(arm: str, objects: int, runs: dict[str, dict]) -> RunConfig | None:
-    plan, _ = full_plan(runs)
-    return next((c for c in plan if (c.arm, c.objects, c.seed, c.eval_split) == (arm, objects, 0, "val")
-                 and c.run_id in runs), None)
+def run_for(arm: str, objects: int, runs: dict[str, dict]) -> tuple[RunConfig, int] | None:
+    """Seed 0 of the cell the tab shows, and the level its rate was tuned at (report.cell_rates:
+    its own level, or 2 objects while that level's tuning is unfinished)."""
+    from .report import cell_rates, cells
+
+    seed0 = [r for r in cells(runs).get((arm, objects), []) if r["config"]["seed"] == 0]
+    if not seed0:
+        return None
+    from dataclasses import fields
+
+    c = seed0[0]["config"]
+    cfg = RunConfig(**{f.name: c[f.name] for f in fields(RunConfig) if f.name in c})
+    if cfg.run_id != c["run_id"]:
+        raise SystemExit(f"{c['run_id']}: its settings do not rebuild its run id ({cfg.run_id})")
+    return cfg, cell_rates(runs)[(arm, objects)][1]
 
 
 def main() -> int:
@@ -32,10 +43,11 @@ def main() -> int:
     runs, _ = read_results(RESULTS)
     shipped = 0
     for arm, objects in SWEEP_SHOWN:
-        cfg = run_for(arm, objects, runs)
-        if cfg is None:
+        found = run_for(arm, objects, runs)
+        if found is None:
             print(f"{sweep_name(arm, objects)}: its run has not finished; not shipped")
             continue
+        cfg, tuned_at = found
         model = build_for(cfg)
         model.load_state_dict(load_file(STATE / f"{cfg.run_id}.safetensors"))
         metrics = runs[cfg.run_id]["metrics"]
@@ -49,7 +61,8 @@ def main() -> int:
             f"# {sweep_name(arm, objects)}\n\n"
             f"The focal-loss sweep's run `{cfg.run_id}`: a half-width RetinaNet trained with "
             f"{ARM_NAMES[arm]} ({ARMS[arm].params}) on generated scenes with {objects} object(s) each, "
-            f"SGD momentum 0.9, lr {cfg.lr:g} (tuned on the tune split), {cfg.steps} steps × "
+            f"SGD momentum 0.9, lr {cfg.lr:g} (tuned on the tune split at {tuned_at} object(s) per scene), "
+            f"{cfg.steps} steps × "
             f"{cfg.batch_size}, seed 0.\n\n"
             f"On {metrics['scenes']} val scenes of its level: class-agnostic AP "
             f"{100 * metrics['agnostic']['AP']:.1f}, class-aware AP {100 * metrics['aware']['AP']:.1f} "
