@@ -205,3 +205,20 @@ def test_the_findings_in_chinese_state_every_number_of_the_english() -> None:
             assert _numbers(chinese) == _numbers(english), write.__name__
             words = set(re.findall(r"[A-Za-z]{2,}", re.sub(r"`[^`]*`", "", chinese)))
             assert words <= {"AP", "CE", "OHEM", "SSD"}, (write.__name__, words)
+
+
+def test_the_paper_comparison_uses_only_levels_tuned_where_measured_and_follows_the_intervals() -> None:
+    def level(objects: int, gap: tuple, tuned_at: int) -> list[dict]:
+        return [_cell("focal", objects, 0.5, 0.45, 0.55) | {"lr_tuned_at": tuned_at},
+                _cell("ce", objects, 0.48, 0.43, 0.53, gap=gap) | {"lr_tuned_at": tuned_at}]
+
+    summary = {"cells": level(8, (0.018, -0.046, 0.082), 8) + level(4, (0.05, 0.01, 0.09), 2)}
+    sentence = findings.paper_sentence(summary)
+    assert "34.0 against 31.1" in sentence and "1.8 [-4.6, 8.2] points at 8 objects (3 seeds)" in sentence
+    assert "4 objects" not in sentence  # its rates were tuned at 2 objects, not where it is measured
+    assert "no difference beyond the noise" in sentence
+    summary["cells"] += level(1, (0.03, 0.01, 0.05), 1)
+    assert findings.paper_sentence(summary).endswith("focal loss ahead beyond the noise at 1 object.")
+    zh = findings.paper_sentence(summary, "zh-CN")
+    assert "1 个物体时，焦点损失 − CE = 3.0 [1.0, 5.0]" in zh and "领先" in zh
+    assert findings.paper_sentence({"cells": level(8, (0.0, -0.1, 0.1), 2)}) == ""
