@@ -204,7 +204,8 @@ def test_the_findings_in_chinese_state_every_number_of_the_english() -> None:
             assert chinese != english or not english
             assert _numbers(chinese) == _numbers(english), write.__name__
             words = set(re.findall(r"[A-Za-z]{2,}", re.sub(r"`[^`]*`", "", chinese)))
-            assert words <= {"AP", "CE", "OHEM", "SSD"}, (write.__name__, words)
+            # Names only: the arms', the dataset's and the cited paper's first author (Lin et al.).
+            assert words <= {"AP", "CE", "OHEM", "SSD", "COCO", "Lin"}, (write.__name__, words)
 
 
 def test_the_paper_comparison_uses_only_levels_tuned_where_measured_and_follows_the_intervals() -> None:
