@@ -77,6 +77,33 @@ def english_on(page: Any, kept: set[str] = frozenset(), skip: str = "code") -> l
     return sorted(found)
 
 
+def shows(page: Any, selector: str, words: str, timeout: float = 180_000) -> None:
+    """Wait until the element at `selector` shows `words`."""
+    page.wait_for_function("([sel, words]) => document.querySelector(sel)?.innerText.includes(words)",
+                           arg=[selector, words], timeout=timeout)
+
+
+# Gradio's progress line on an output still being computed ("processing |", "queue: 1/2 |") is its
+# own English, shown while an event runs; the page is read once none has run for 1.5 s (an example
+# fills several inputs, whose change events can start a moment after the example's own run ends).
+QUIET = """async () => {
+  const busy = () => [...document.querySelectorAll('.generating, span, div')].some(el =>
+    el.matches('.generating') || (el.childElementCount === 0 && el.checkVisibility()
+                                  && /^(processing|queue:)/.test(el.textContent.trim())));
+  for (let quiet = 0, waited = 0; quiet < 1500; waited += 250) {
+    if (waited > 180000) return false;
+    await new Promise(done => setTimeout(done, 250));
+    quiet = busy() ? 0 : quiet + 250;
+  }
+  return true;
+}"""
+
+
+def settled(page: Any) -> None:
+    """Every event has ended and no other has started for a while."""
+    assert page.evaluate(QUIET), "the page was still computing after three minutes"
+
+
 class ChineseRequest:
     """Stands in for a `gr.Request` from a page set to Simplified Chinese (the language cookie)."""
 

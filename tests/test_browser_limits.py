@@ -30,49 +30,23 @@ def url():
         yield address
 
 
-def _shows(page, selector: str, words: str, timeout: float = 180_000) -> None:
-    page.wait_for_function("([sel, words]) => document.querySelector(sel)?.innerText.includes(words)",
-                           arg=[selector, words], timeout=timeout)
-
-
-# Gradio's progress line on an output still being computed ("processing |", "queue: 1/2 |") is its
-# own English, shown while an event runs; the page is read once none has run for 1.5 s (an example
-# fills several inputs, whose change events can start a moment after the example's own run ends).
-QUIET = """async () => {
-  const busy = () => [...document.querySelectorAll('.generating, span, div')].some(el =>
-    el.matches('.generating') || (el.childElementCount === 0 && el.checkVisibility()
-                                  && /^(processing|queue:)/.test(el.textContent.trim())));
-  for (let quiet = 0, waited = 0; quiet < 1500; waited += 250) {
-    if (waited > 180000) return false;
-    await new Promise(done => setTimeout(done, 250));
-    quiet = busy() ? 0 : quiet + 250;
-  }
-  return true;
-}"""
-
-
-def _settled(page) -> None:
-    """Every event has ended and no other has started for a while."""
-    assert page.evaluate(QUIET), "the page was still computing after three minutes"
-
-
 def test_limits_tab_in_chinese_shows_no_english(browser, url):
-    from conftest import english_on
+    from conftest import english_on, settled, shows
 
     page = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN").new_page()
     try:
         page.goto(url + "?tab=limits")
         page.wait_for_selector("#limits-gallery img", state="visible", timeout=180_000)
-        _shows(page, "#limits-summary", "24 个物体")  # the default: 8 groups of 3
-        _shows(page, "#limits-examples", "并排的行人")  # the examples' labels, sent in the page's language
+        shows(page, "#limits-summary", "24 个物体")  # the default: 8 groups of 3
+        shows(page, "#limits-examples", "并排的行人")  # the examples' labels, sent in the page's language
         page.locator("#limits-crowding .js-plotly-plot").wait_for(state="visible", timeout=60_000)
-        _settled(page)
+        settled(page)
         first = english_on(page, kept=KEPT)
         # One more request: an example of 6 pairs of two classes, which writes every text again.
         page.locator("#limits-examples button", has_text="两个类别相互重叠").click()
-        _shows(page, "#limits-summary", "12 个物体")
-        _shows(page, "#limits-gallery", "只做 NMS")
-        _settled(page)  # the plots and the table too
+        shows(page, "#limits-summary", "12 个物体")
+        shows(page, "#limits-gallery", "只做 NMS")
+        settled(page)  # the plots and the table too
         assert "召回上限" in page.locator("#limits-crowding").inner_text()
         assert (first, english_on(page, kept=KEPT)) == ([], [])
     finally:

@@ -210,23 +210,10 @@ def test_cyclegan_official_model_offline_says_so_and_keeps_the_result(browser, u
 CYCLEGAN_KEPT = {"Gram", "SSIM", "px"}
 # Gradio's progress line on an output still computing ("processing |") is its own English: the page is
 # read once no event has run for 1.5 s (an example fills three inputs, whose change events follow).
-QUIET = """async () => {
-  const busy = () => [...document.querySelectorAll('.generating, span, div')].some(el =>
-    el.matches('.generating') || (el.childElementCount === 0 && el.checkVisibility()
-                                  && /^(processing|queue:)/.test(el.textContent.trim())));
-  for (let quiet = 0, waited = 0; quiet < 1500; waited += 250) {
-    if (waited > 120000) return false;
-    await new Promise(done => setTimeout(done, 250));
-    quiet = busy() ? 0 : quiet + 250;
-  }
-  return true;
-}"""
-
-
 def test_cyclegan_tab_in_chinese_shows_no_english(browser, url):
     """On opening and after another translation: the summary, the reach experiment, the labels and the
     examples (all on one page, so no pager of Gradio's) in Chinese apart from names and units."""
-    from conftest import english_on
+    from conftest import english_on, settled
 
     page = _open(browser, url, "cyclegan", locale="zh-CN")
     summary = page.locator("#cyclegan-summary")
@@ -235,13 +222,13 @@ def test_cyclegan_tab_in_chinese_shows_no_english(browser, url):
         page.wait_for_function("() => document.querySelector('#cyclegan-summary')?.innerText"
                                ".includes('用时')", timeout=90_000)
         assert page.locator("#cyclegan-examples img").count() == 8  # every generated scene, no pages
-        assert page.evaluate(QUIET), "the page was still computing after two minutes"
+        settled(page)
         first = english_on(page, kept=CYCLEGAN_KEPT)
         # One more request: a geometry scene, translated by the disc → square generator.
         page.locator("#cyclegan-examples button, #cyclegan-examples tbody tr").nth(4).click()
         page.wait_for_function("() => document.querySelector('#cyclegan-summary')?.innerText"
                                ".includes('cyclegan-disc2square')", timeout=90_000)
-        assert page.evaluate(QUIET), "the page was still computing after two minutes"
+        settled(page)
         assert "结构保留" in summary.inner_text()
         _no_error(page)
         assert (first, english_on(page, kept=CYCLEGAN_KEPT)) == ([], [])

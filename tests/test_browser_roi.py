@@ -26,56 +26,30 @@ def url():
         yield address
 
 
-def _shows(page, selector: str, words: str, timeout: float = 180_000) -> None:
-    page.wait_for_function("([sel, words]) => document.querySelector(sel)?.innerText.includes(words)",
-                           arg=[selector, words], timeout=timeout)
-
-
-# Gradio's progress line on an output still being computed ("processing |", "queue: 1/2 |") is its
-# own English, shown while an event runs; the page is read once none has run for 1.5 s (an example
-# fills several inputs, whose change events can start a moment after the example's own run ends).
-QUIET = """async () => {
-  const busy = () => [...document.querySelectorAll('.generating, span, div')].some(el =>
-    el.matches('.generating') || (el.childElementCount === 0 && el.checkVisibility()
-                                  && /^(processing|queue:)/.test(el.textContent.trim())));
-  for (let quiet = 0, waited = 0; quiet < 1500; waited += 250) {
-    if (waited > 180000) return false;
-    await new Promise(done => setTimeout(done, 250));
-    quiet = busy() ? 0 : quiet + 250;
-  }
-  return true;
-}"""
-
-
-def _settled(page) -> None:
-    """Every event has ended and no other has started for a while."""
-    assert page.evaluate(QUIET), "the page was still computing after three minutes"
-
-
 def test_roi_tab_in_chinese_shows_no_english(browser, url):
-    from conftest import english_on
+    from conftest import english_on, settled, shows
 
     page = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN").new_page()
     try:
         page.goto(url + "?tab=roi")
         page.wait_for_selector("#roi-overlay img", state="visible", timeout=180_000)
-        _shows(page, "#roi-summary", "在这个骨干网络上")  # the detector's features: the backbone's sentence
+        shows(page, "#roi-summary", "在这个骨干网络上")  # the detector's features: the backbone's sentence
         page.locator("#roi-shift .js-plotly-plot").wait_for(state="visible", timeout=60_000)
-        _settled(page)
+        settled(page)
         first = english_on(page, kept=KEPT)
         # One more request: the raw image's features at stride 8, then the main button.
         page.locator("#roi-features").get_by_text("原图（平均池化）", exact=True).click()
-        _shows(page, "#roi-summary", "像素块取平均的图像亮度")
+        shows(page, "#roi-summary", "像素块取平均的图像亮度")
         page.locator("#roi-stride").get_by_text("8", exact=True).click()
         page.get_by_role("button", name="池化", exact=True).click()
-        _shows(page, "#roi-summary", "按 8×8 像素块")
-        _settled(page)  # the plots too
+        shows(page, "#roi-summary", "按 8×8 像素块")
+        settled(page)  # the plots too
         assert "1 格 = 8 像素" in page.locator("#roi-shift").inner_text()
         assert (first, english_on(page, kept=KEPT)) == ([], [])
         # An error the page's own controls cause, in the page's language: the detector has no stride 4.
         page.locator("#roi-features").get_by_text("检测器的 FPN", exact=False).click()
         page.locator("#roi-stride").get_by_text("4", exact=True).click()
-        _shows(page, ".toast-body.error", "只有步长 8 和 16 两层（收到的是 4）")
+        shows(page, ".toast-body.error", "只有步长 8 和 16 两层（收到的是 4）")
         assert english_on(page, kept=KEPT) == []
     finally:
         page.screenshot(path=str(ARTIFACTS / "roi_zh.png"), full_page=True)
