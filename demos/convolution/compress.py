@@ -167,21 +167,9 @@ def prune_and_retrain(model: nn.Module, sparsity: float, loss_fn: Callable[[nn.M
     targets = compressible(model)
     for _, module in targets:
         prune.l1_unstructured(module, name="weight", amount=sparsity)
-    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
-    model.train()
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.eval()
     try:
-        for step in range(steps):
-            loss = loss_fn(model, step)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            progress((step + 1) / steps, f"retraining the kept weights: step {step + 1}/{steps}, "
-                                         f"loss {float(loss.detach()):.3f}")
+        _train(model, [p for p in model.parameters() if p.requires_grad], loss_fn, steps, lr, progress,
+               "retraining the kept weights")
     finally:
         for _, module in targets:
             prune.remove(module, "weight")  # weight = weight_orig * mask, made permanent
@@ -251,6 +239,29 @@ class _SharedWeight(nn.Module):
         return table[self.index].view_as(original)
 
 
+def _train(model: nn.Module, params: list[torch.Tensor], loss_fn: Callable[[nn.Module, int], torch.Tensor],
+           steps: int, lr: float, progress: Progress, what: str) -> list[float]:
+    """`steps` Adam steps on `params` with a cosine schedule (large steps first, then settle);
+    batch-norm statistics stay frozen (eval mode), as the model was trained to use them. The
+    caller restores the model afterwards. Returns the losses."""
+    optimiser = torch.optim.Adam(params, lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+    losses = []
+    for step in range(steps):
+        loss = loss_fn(model, step)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        losses.append(float(loss.detach()))
+        progress((step + 1) / steps, f"{what}: step {step + 1}/{steps}, loss {losses[-1]:.3f}")
+    return losses
+
+
 def fine_tune(c: Compressed, loss_fn: Callable[[nn.Module, int], torch.Tensor], steps: int,
               lr: float = 1e-4, progress: Progress = quiet, dense: bool = False) -> list[float]:
     """Train the centroids for `steps` steps of `loss_fn(model, step)`; returns the losses.
@@ -273,23 +284,10 @@ def fine_tune(c: Compressed, loss_fn: Callable[[nn.Module, int], torch.Tensor], 
     extra = [p for n, p in c.model.named_parameters() if "parametrizations" not in n] if dense else []
     for p in codebooks + extra:
         p.requires_grad_(True)
-    optimiser = torch.optim.Adam(codebooks + extra, lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)  # large steps first, then settle
-    c.model.train()
-    for m in c.model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.eval()
-    losses = []
     t0 = time.perf_counter()
     try:
-        for step in range(steps):
-            loss = loss_fn(c.model, step)
-            optimiser.zero_grad()
-            loss.backward()  # gather's backward: each centroid gets the sum of its cluster's gradients
-            optimiser.step()
-            schedule.step()
-            losses.append(float(loss.detach()))
-            progress((step + 1) / steps, f"fine-tuning: step {step + 1}/{steps}, loss {losses[-1]:.3f}")
+        # gather's backward: each centroid gets the sum of its cluster's gradients
+        losses = _train(c.model, codebooks + extra, loss_fn, steps, lr, progress, "fine-tuning")
     finally:
         for layer, param in zip(c.layers, shared, strict=True):
             layer.codebook = param.codebook.detach().clone()
