@@ -7,6 +7,7 @@ most and the least imbalanced level, with the metrics their results files hold.
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 
 from shared.device import machine_description
@@ -15,6 +16,7 @@ from .experiment import ARMS, RunConfig, build_for
 from .findings import ARM_NAMES
 from .model import save_checkpoint
 from .registry import SWEEP_SHOWN, sweep_file, sweep_name
+from .report import cell_rates, cells
 from .sweep import RESULTS, STATE, read_results
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
@@ -23,13 +25,9 @@ CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 def run_for(arm: str, objects: int, runs: dict[str, dict]) -> tuple[RunConfig, int] | None:
     """Seed 0 of the cell the tab shows, and the level its rate was tuned at (report.cell_rates:
     its own level, or 2 objects while that level's tuning is unfinished)."""
-    from .report import cell_rates, cells
-
     seed0 = [r for r in cells(runs).get((arm, objects), []) if r["config"]["seed"] == 0]
     if not seed0:
         return None
-    from dataclasses import fields
-
     c = seed0[0]["config"]
     cfg = RunConfig(**{f.name: c[f.name] for f in fields(RunConfig) if f.name in c})
     if cfg.run_id != c["run_id"]:

@@ -46,9 +46,9 @@ def on_plan(run: dict, rates: Rates) -> bool:
     return c["eval_split"] == "val" and (rates[key][0] in (None, c["lr"]) if key in rates else True)
 
 
-def cells(runs: dict[str, dict]) -> dict[tuple[str, int], list[dict]]:
+def cells(runs: dict[str, dict], rates: Rates | None = None) -> dict[tuple[str, int], list[dict]]:
     """Finished val runs of the plan grouped by (arm, objects per scene), ordered by seed."""
-    rates = cell_rates(runs)
+    rates = cell_rates(runs) if rates is None else rates
     grouped: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for run in runs.values():
         if on_plan(run, rates):
@@ -56,10 +56,10 @@ def cells(runs: dict[str, dict]) -> dict[tuple[str, int], list[dict]]:
     return {k: sorted(v, key=lambda r: r["config"]["seed"]) for k, v in grouped.items()}
 
 
-def lr_checks(runs: dict[str, dict]) -> list[dict]:
+def lr_checks(runs: dict[str, dict], rates: Rates | None = None) -> list[dict]:
     """Val runs at another rate than the plan's (e.g. focal at 8 objects with a larger step), each
     beside the plan's run of the same arm, level and seed."""
-    rates = cell_rates(runs)
+    rates = cell_rates(runs) if rates is None else rates
     out = []
     for run in runs.values():
         c = run["config"]
@@ -130,8 +130,8 @@ def summarise(folder: Path = RESULTS) -> dict:
 
 def summarise_runs(runs: dict[str, dict]) -> dict:
     """The summary of these runs (no levels or file problems: summarise adds them)."""
-    grouped = cells(runs)
-    rates = cell_rates(runs)
+    rates = cell_rates(runs)  # tuned once here, for the cells and the checks alike
+    grouped = cells(runs, rates)
     table = []
     for (arm, objects), group in sorted(grouped.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         row = {"arm": arm, "objects": objects, "seeds": [r["config"]["seed"] for r in group],
@@ -149,7 +149,7 @@ def summarise_runs(runs: dict[str, dict]) -> dict:
                "AP": r["metrics"]["agnostic"]["AP"]}
               for r in runs.values() if r["config"]["eval_split"] == "tune"]
     return {"cells": table, "tuning": sorted(tuning, key=lambda t: (t["arm"], -t["objects"], t["lr"])),
-            "levels": [], "lr_checks": lr_checks(runs), "shared_rate_gaps": shared_rate_gaps(runs),
+            "levels": [], "lr_checks": lr_checks(runs, rates), "shared_rate_gaps": shared_rate_gaps(runs),
             "problems": [], "runs": len(runs)}
 
 
