@@ -37,6 +37,12 @@ MESSAGES = errors.templates("error.number", {
     "above": "[name] must be greater than [low] (got [value]).",
     "high": "[name] must be at most [high] (got [value]).",
     "below": "[name] must be less than [high] (got [value]).",
+    # The tabs' own checks of whole numbers and switches say it in these words.
+    "whole": "[name] must be a whole number (got [value]).",
+    "whole_not": "[name] must be a whole number, not [value].",
+    "whole_range": "[name] must be a whole number from [low] to [high].",
+    "whole_range_got": "[name] must be a whole number from [low] to [high] (got [value]).",
+    "true_or_false": "[name] must be true or false, not [value].",
 })
 
 
