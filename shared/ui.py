@@ -27,6 +27,7 @@ from shared.i18n import CHINESE, error_in, request_language, text_in, tr
 from shared.loading import ModelUnavailable, availability
 from shared.registry import get_spec
 from shared.templates import fill
+from shared.validation import MESSAGES as CHOICE
 from shared.validation import BadInput, finite
 
 __all__ = ["finite"]  # re-exported: the tabs check their numbers with `ui.finite`
@@ -84,11 +85,6 @@ MESSAGES = errors.templates("error.ui", {
     "internal": "Something went wrong while computing this. The server is still running: "
                 "try other settings or another input.",
     "out_of_memory": "The GPU ran out of memory for this image; try a smaller image.",
-    "choose": "Choose at least one [what].",
-    "unknown": "Unknown [what] [name]. Choose from: [known].",
-    # What a picker chooses, for the two above.
-    "what_model": "model",
-    "what_method": "method",
     "title": "Error",  # the toast's title, Gradio's own in English
 })
 INTERNAL_ERROR = MESSAGES["internal"]
@@ -193,14 +189,14 @@ def model_choices(names: list[str]) -> list[tuple[str, str]]:
 def chosen_models(chosen: list[str] | str | None, known: list[str], what: str = "model") -> list[str]:
     """The picked names, validated against `known` and de-duplicated in order (`what`: "model" or
     "method", as the messages call a pick)."""
-    what = MESSAGES[f"what_{what}"]
+    what = CHOICE[f"what_{what}"]
     if not chosen:
-        raise BadInput(fill(MESSAGES["choose"], what=what))
+        raise BadInput(fill(CHOICE["choose"], what=what))
     if isinstance(chosen, str):
         chosen = [chosen]
     unknown = [m for m in chosen if m not in known]
     if unknown:
-        raise BadInput(fill(MESSAGES["unknown"], what=what, name=repr(unknown[0]), known=", ".join(known)))
+        raise BadInput(fill(CHOICE["unknown"], what=what, name=repr(unknown[0]), known=", ".join(known)))
     return list(dict.fromkeys(chosen))
 
 

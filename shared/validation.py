@@ -43,6 +43,13 @@ MESSAGES = errors.templates("error.number", {
     "whole_range": "[name] must be a whole number from [low] to [high].",
     "whole_range_got": "[name] must be a whole number from [low] to [high] (got [value]).",
     "true_or_false": "[name] must be true or false, not [value].",
+    # A pick among named things ([what]: one of the words below).
+    "choose": "Choose at least one [what].",
+    "unknown": "Unknown [what] [name]. Choose from: [known].",
+    "what_model": "model",
+    "what_method": "method",
+    "what_optimizer": "optimizer",
+    "what_technique": "technique",
 })
 
 

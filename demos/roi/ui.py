@@ -126,6 +126,7 @@ MESSAGES = errors.templates("error.roi", {
     "output_size": "The output size",
     "sampling_ratio": "The sampling ratio (0: adaptive)",
     "corner": "The region's [corner]",
+    "aligned": "aligned",
 })
 TEXTS = (plots.TEXTS | SUMMARY_TEXTS
          | {f"description.{k}": text for k, text in DESCRIPTIONS.items()})
@@ -161,7 +162,7 @@ def _settings(features: str | None, stride: float, output_size: float, sampling_
     output = _whole(output_size, MESSAGES["output_size"], 1, MAX_OUTPUT)
     sampling = _whole(sampling_ratio, MESSAGES["sampling_ratio"], 0, MAX_SAMPLING)
     if not isinstance(aligned, bool):
-        raise BadInput(fill(NUMBER["true_or_false"], name="aligned", value=repr(aligned)))
+        raise BadInput(fill(NUMBER["true_or_false"], name=MESSAGES["aligned"], value=repr(aligned)))
     return features, int(step), output, sampling, aligned
 
 
