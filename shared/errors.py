@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from shared.templates import fill, unfill
+from shared.templates import fill
 
 TEMPLATES: dict[str, str] = {}  # key -> English, in the order registered
 _LISTENERS: list[Callable[[str, str], Any]] = []
@@ -52,6 +52,23 @@ def _literal_length(english: str) -> int:
     return len(re.sub(r"\[\w+\]", "", english))
 
 
+def _values(english: str, message: str) -> dict[str, str] | None:
+    """The values `fill(english, ...)` put in to make `message`, or None if it did not make it.
+    Like `shared.templates.unfill`, but a value at two places ("[k]x[k]") must be the same at both."""
+    seen: set[str] = set()
+
+    def group(found: re.Match) -> str:
+        name = found.group(1)
+        if name in seen:
+            return f"(?P={name})"
+        seen.add(name)
+        return f"(?P<{name}>.+?)"
+
+    pattern = re.sub(r"\\\[(\w+)\\\]", group, re.escape(english))
+    matched = re.fullmatch(pattern, message, flags=re.DOTALL)
+    return None if matched is None else matched.groupdict()
+
+
 def translate(message: str, text_of: Callable[[str], str]) -> str:
     """`message` written again from `text_of(key)` (a template in another language) for the
     template it was made from, each value translated the same way; unchanged if none made it.
@@ -64,7 +81,7 @@ def translate(message: str, text_of: Callable[[str], str]) -> str:
     for key, english in sorted(TEMPLATES.items(), key=lambda item: -_literal_length(item[1])):
         if "[" not in english:
             continue
-        values = unfill(english, message)
+        values = _values(english, message)
         if values is not None:
             return fill(text_of(key), **{name: translate(value, text_of) for name, value in values.items()})
     return message

@@ -60,13 +60,20 @@ KEPT_WORDS = {"Vision", "Lab", "Focal", "Loss", "ROIPool", "ROIAlign", "CycleGAN
 def english_on(page: Any, kept: set[str] = frozenset(), skip: str = "code") -> list[str]:
     """The English words a page in Chinese shows, with the text each sits in: everything visible
     except names of registered models, `KEPT_WORDS | kept`, and elements matching `skip`."""
-    from shared.registry import specs
-
     shown = page.evaluate(VISIBLE_TEXT.replace("script, style", f"script, style, {skip}" if skip else
                                                "script, style"))
-    names = sorted((s.name for s in specs()), key=len, reverse=True)
+    return english_words(shown, kept)
+
+
+def english_words(texts: list[str], kept: set[str] = frozenset(),
+                  values: set[str] = frozenset()) -> list[str]:
+    """The English words in `texts` meant to be Chinese, with the text each sits in: all but names
+    of registered models, `KEPT_WORDS | kept`, and the `values` (strings an API takes) as written."""
+    from shared.registry import specs
+
+    names = sorted({s.name for s in specs()} | set(values), key=len, reverse=True)
     found = set()
-    for text in shown:
+    for text in texts:
         if GRADIO_KEY.match(text.strip()):
             continue
         bare = text
