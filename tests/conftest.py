@@ -55,6 +55,10 @@ GRADIO_KEY = re.compile(r"^[a-z_]+\.[a-z_]+$")
 # Words a Chinese page keeps in English: the suite's and the models' names, metric names, units.
 KEPT_WORDS = {"Vision", "Lab", "Focal", "Loss", "ROIPool", "ROIAlign", "CycleGAN", "Language", "English",
               "AP", "OKS", "MB", "ms", "JSON"}
+# And what an error message keeps: formats, hardware, methods; quoted text is a value the API takes.
+MESSAGE_WORDS = {"GPU", "PNG", "JPEG", "WebP", "BMP", "GIF", "TIFF", "FPN", "NMS", "Soft", "SGD", "SHA",
+                 "safetensors", "Adadelta", "RMSprop", "fp", "eager", "NaN", "Infinity", "nan", "inf"}
+QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
 def english_on(page: Any, kept: set[str] = frozenset(), skip: str = "code") -> list[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
-from conftest import ROOT, ChineseRequest, english_words
+from conftest import MESSAGE_WORDS, QUOTED, ROOT, ChineseRequest, english_words
 
 from shared import errors, i18n, ui
 from shared.images import load_image
@@ -28,8 +28,6 @@ from app import DEMOS  # noqa: E402
 
 for _, _module in DEMOS.values():
     importlib.import_module(_module)
-# Quoted text in a message is a value the API takes ('val', "image_size"): code, kept as it is.
-QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
 def _raise(fn, *args, **kwargs) -> str:
@@ -130,13 +128,9 @@ def test_models_that_could_not_run_are_reported_in_the_request_language():
 def test_chinese_messages_have_no_english_words():
     """The words a message keeps in English are names, numbers and the values the API takes."""
     for key in errors.TEMPLATES:
-        words = english_words([QUOTED.sub("", re.sub(r"\[\w+\]", "", i18n.ZH[key]))], kept=KEPT)
+        words = english_words([QUOTED.sub("", re.sub(r"\[\w+\]", "", i18n.ZH[key]))], kept=MESSAGE_WORDS)
         assert words == [], f"{key}: {words}"
 
-
-# Words the Chinese messages keep: formats, hardware, methods and the values of parameters.
-KEPT = {"GPU", "MB", "PNG", "JPEG", "WebP", "BMP", "GIF", "TIFF", "FPN", "NMS", "Soft", "SGD", "SHA",
-        "safetensors", "Adadelta", "RMSprop", "fp", "eager"}
 
 
 def _raise_sites() -> list[tuple[str, int, str]]:
