@@ -14,8 +14,12 @@ from typing import Any
 import gradio as gr
 from gradio import utils as gradio_utils
 
-UPLOAD_ONLY = ("The image must be uploaded with the request; a path to a file on the server is not "
-               "accepted.")
+from shared import errors
+
+# Only a hand-written API call can send such a path, so it is refused in English (raised before any
+# handler, which knows the page's language); registered like every other message all the same.
+UPLOAD_ONLY = errors.template("error.image.upload_only", "The image must be uploaded with the request; a "
+                              "path to a file on the server is not accepted.")
 
 
 class Slider(gr.Slider):

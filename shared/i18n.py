@@ -9,8 +9,9 @@ English is written where it is used, so the UI code reads as it looks; `tr` coll
 it into `EN` as the tabs are built. The Chinese lives in `locales/zh-CN*.yaml` (the suite's
 texts in `zh-CN.yaml`, a tab's own in `zh-CN.<tab>.yaml`), one entry per key; a test checks
 that both dictionaries hold the same keys and that no key is in two files. Texts computed
-per request (captions, measurements) follow the page's language through `text_in`; API
-payloads and error messages for programs stay in English.
+per request (captions, measurements) follow the page's language through `text_in`, and the
+errors a visitor causes through `error_in`; API payloads and error messages for programs stay
+in English.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import gradio as gr
 import yaml
 from gradio.i18n import I18nData
 
-from shared.templates import fill, unfill
+from shared import errors
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 
@@ -78,17 +79,18 @@ def text_in(key: str, language: str) -> str:
     return ZH.get(key, EN[key]) if language == CHINESE else EN[key]
 
 
-def message_in(message: str, templates: dict[str, str], prefix: str, language: str) -> str:
-    """`message` in `language`: one made in English from a template of `templates` (key -> English,
-    values at [name], each registered as "<prefix>.<key>") is written again from that key's text
-    in `language`, with the same values; any other message is returned as it is. For the errors a
-    page's own controls can cause, raised in English for the API by code that knows no language."""
-    if language == CHINESE:
-        for key, english in templates.items():
-            values = unfill(english, message)
-            if values is not None:
-                return fill(text_in(f"{prefix}.{key}", language), **values)
-    return message
+def error_in(message: str, language: str) -> str:
+    """An error message for a visitor in `language`: one made in English from a template of
+    `shared.errors` is written again from that template's text in `language`, with the same
+    values (each translated too where it is a registered text); any other is returned as it is.
+    For errors raised in English, for the API, by code that knows no language."""
+    if language != CHINESE:
+        return message
+    return errors.translate(message, lambda key: text_in(key, language))
+
+
+# Each error template is a text of its own: in EN once registered, so its Chinese is checked.
+errors.on_register(tr)
 
 
 def register_domain_texts(domains) -> None:

@@ -16,12 +16,28 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from shared import errors
+from shared.templates import fill
 from shared.validation import BadInput
 
 __all__ = ["BadInput", "InputImage", "load_image"]
 
 MAX_PIXELS = 40_000_000  # refuse to decode more than 40 megapixels (a 7000x5700 photo)
 MIN_SIDE = 16
+
+MESSAGES = errors.templates("error.image", {
+    "missing": "No image was given: upload a picture or click one of the examples.",
+    "not_found": "The uploaded file could not be found; please upload it again.",
+    "empty": "The uploaded file is empty (0 bytes).",
+    "not_image": "This file is not an image in a format we can read (PNG, JPEG, WebP, BMP, GIF, TIFF).",
+    "unreadable": "The image file could not be read ([detail]).",
+    "too_big": "The image is too large to open safely (limit [limit] megapixels). Please downscale it "
+               "and try again.",
+    "too_big_sized": "The image [width]x[height] is too large to open safely (limit [limit] megapixels). "
+                     "Please downscale it and try again.",
+    "damaged": "The image file is truncated or damaged and cannot be decoded ([detail]).",
+    "too_small": "The image is only [width]x[height] pixels; at least [side]x[side] is needed.",
+})
 
 
 @dataclass
@@ -39,9 +55,9 @@ class InputImage:
 def _open(source: str | Path) -> Image.Image:
     path = Path(source)
     if not path.is_file():
-        raise BadInput("The uploaded file could not be found; please upload it again.")
+        raise BadInput(MESSAGES["not_found"])
     if path.stat().st_size == 0:
-        raise BadInput("The uploaded file is empty (0 bytes).")
+        raise BadInput(MESSAGES["empty"])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -55,19 +71,16 @@ def _open(source: str | Path) -> Image.Image:
     except Image.DecompressionBombError:
         raise BadInput(_too_big_message(None)) from None
     except UnidentifiedImageError:
-        raise BadInput(
-            "This file is not an image in a format we can read (PNG, JPEG, WebP, BMP, GIF, TIFF)."
-        ) from None
+        raise BadInput(MESSAGES["not_image"]) from None
     except OSError as exc:
-        raise BadInput(f"The image file could not be read ({exc}).") from None
+        raise BadInput(fill(MESSAGES["unreadable"], detail=exc)) from None
 
 
 def _too_big_message(size: tuple[int, int] | None) -> str:
-    dims = f"{size[0]}x{size[1]} " if size else ""
-    return (
-        f"The image {dims}is too large to open safely (limit {MAX_PIXELS // 1_000_000} "
-        "megapixels). Please downscale it and try again."
-    )
+    limit = MAX_PIXELS // 1_000_000
+    if size is None:
+        return fill(MESSAGES["too_big"], limit=limit)
+    return fill(MESSAGES["too_big_sized"], width=size[0], height=size[1], limit=limit)
 
 
 def _to_rgb(img: Image.Image, notes: list[str]) -> Image.Image:
@@ -98,7 +111,7 @@ def load_image(
 ) -> InputImage:
     """Validate and normalise one input image (see module docstring)."""
     if source is None or (isinstance(source, str) and not source.strip()):
-        raise BadInput("No image was given: upload a picture or click one of the examples.")
+        raise BadInput(MESSAGES["missing"])
     img = source if isinstance(source, Image.Image) else _open(source)
     notes: list[str] = []
     full_size = img.size
@@ -115,15 +128,13 @@ def load_image(
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise BadInput(_too_big_message(img.size)) from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise BadInput(f"The image file is truncated or damaged and cannot be decoded ({exc}).") from None
+        raise BadInput(fill(MESSAGES["damaged"], detail=exc)) from None
     if orientation not in (None, 1):
         notes.append("rotated upright using its EXIF orientation")
     img = _to_rgb(rotated, notes)
     width, height = img.size
     if min(width, height) < min_side:
-        raise BadInput(
-            f"The image is only {width}x{height} pixels; at least {min_side}x{min_side} is needed."
-        )
+        raise BadInput(fill(MESSAGES["too_small"], width=width, height=height, side=min_side))
     original = (width, height)
     if full_size not in (rotated.size, rotated.size[::-1]):  # a JPEG decoded at a reduced scale
         original = full_size[::-1] if orientation in (5, 6, 7, 8) else full_size

@@ -18,12 +18,33 @@ from typing import Any
 import torch
 
 from shared import device as devices
-from shared import settings
+from shared import errors, settings
 from shared.registry import BundledFile, HubFile, ModelSpec, UrlFile, get_spec, specs
+from shared.templates import fill
 
 
 class ModelUnavailable(RuntimeError):
     """A model cannot be served right now; the message is written for the user."""
+
+
+# The messages, in English; the page's language gets them from these (shared.errors).
+MESSAGES = errors.templates("error.model", {
+    "missing": "Model [name]: its checkpoint file [source] is missing from this installation. The other "
+               "models still work.",
+    "offline": "Model [name] needs a download of [mb] MB from [source], and this server is offline. The "
+               "bundled models still work.",
+    "failed": "Model [name] needs a download of [mb] MB from [source], and the download failed ([detail]). "
+              "The bundled models still work.",
+    "mismatch": "Model [name]: the file downloaded from [source] does not match its pinned SHA-256, so it "
+                "was discarded. The bundled models still work.",
+    "damaged": "Model [name]: the checkpoint file [file] is damaged or not a weights file ([kind]). "
+               "Delete it so it can be fetched again; the other models still work.",
+    "damaged_file": "The checkpoint file [file] is damaged or not a weights file ([kind]). Delete it so it "
+                    "can be fetched again; the other models still work.",
+    "not_tensors": "Model [name]: the file [file] does not hold a plain dict of tensors.",
+    "not_tensors_file": "The file [file] does not hold a plain dict of tensors.",
+    "misfit": "Model [name]: the checkpoint does not fit the architecture ([detail]).",
+})
 
 
 offline = settings.offline  # no download may be attempted (machines without internet)
@@ -100,15 +121,10 @@ def fetch(spec: ModelSpec) -> Path:
         return path
     w = spec.weights
     if isinstance(w, BundledFile):
-        raise ModelUnavailable(
-            f"Model {spec.name!r}: its checkpoint file {spec.source} is missing from this "
-            "installation. The other models still work."
-        )
-    needs = f"Model {spec.name!r} needs a download of {spec.size_mb:.0f} MB from {spec.source}"
+        raise ModelUnavailable(fill(MESSAGES["missing"], name=repr(spec.name), source=spec.source))
+    needs = {"name": repr(spec.name), "mb": f"{spec.size_mb:.0f}", "source": spec.source}
     if offline():
-        raise ModelUnavailable(
-            f"{needs}, and this server is offline. The bundled models still work."
-        )
+        raise ModelUnavailable(fill(MESSAGES["offline"], **needs))
     try:
         if isinstance(w, HubFile):
             from huggingface_hub import hf_hub_download, hf_hub_url
@@ -126,16 +142,11 @@ def fetch(spec: ModelSpec) -> Path:
         digest = re.search(r"-([a-f0-9]{6,})\.", w.filename)
         torch.hub.download_url_to_file(w.url, str(dst), digest.group(1) if digest else None, progress=False)
     except Exception as exc:  # network errors come in many types; all mean "not now"
-        raise ModelUnavailable(
-            f"{needs}, and the download failed ({type(exc).__name__}: {exc}). "
-            "The bundled models still work."
-        ) from exc
+        detail = f"{type(exc).__name__}: {exc}"
+        raise ModelUnavailable(fill(MESSAGES["failed"], detail=detail, **needs)) from exc
     if w.sha256 and _sha256(dst) != w.sha256.lower():
         dst.unlink(missing_ok=True)  # never leave unverified bytes where the cache would find them
-        raise ModelUnavailable(
-            f"Model {spec.name!r}: the file downloaded from {spec.source} does not match its pinned "
-            "SHA-256, so it was discarded. The bundled models still work."
-        )
+        raise ModelUnavailable(fill(MESSAGES["mismatch"], name=repr(spec.name), source=spec.source))
     return dst
 
 
@@ -159,7 +170,7 @@ def _sha256(path: Path) -> str:
 
 def read_state_dict(path: Path, name: str = "") -> dict[str, torch.Tensor]:
     """Tensors from a `.safetensors` or `.pth` file; never unpickles arbitrary objects."""
-    label = f"Model {name!r}: the" if name else "The"
+    named = "" if name else "_file"  # the messages that name the model, or only the file
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -167,14 +178,12 @@ def read_state_dict(path: Path, name: str = "") -> dict[str, torch.Tensor]:
             return load_file(str(path), device="cpu")
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ModelUnavailable(
-            f"{label} checkpoint file {path.name} is damaged or not a weights file "
-            f"({type(exc).__name__}). Delete it so it can be fetched again; the other models still work."
-        ) from exc
+        raise ModelUnavailable(fill(MESSAGES["damaged" + named], name=repr(name), file=path.name,
+                                    kind=type(exc).__name__)) from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ModelUnavailable(f"{label} file {path.name} does not hold a plain dict of tensors.")
+        raise ModelUnavailable(fill(MESSAGES["not_tensors" + named], name=repr(name), file=path.name))
     return state
 
 
@@ -187,10 +196,8 @@ def load_model(spec: ModelSpec, device: torch.device | None = None) -> torch.nn.
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise ModelUnavailable(
-            f"Model {spec.name!r}: the checkpoint does not fit the architecture "
-            f"({str(exc).splitlines()[0]})."
-        ) from exc
+        raise ModelUnavailable(fill(MESSAGES["misfit"], name=repr(spec.name),
+                                    detail=str(exc).splitlines()[0])) from exc
     return model.to(device or devices.pick_device()).eval()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import inspect
 import json
 import logging
 import os
@@ -21,10 +22,12 @@ import gradio as gr
 import torch
 from gradio import processing_utils
 
-from shared import settings
-from shared.i18n import tr
+from shared import errors, settings
+from shared.i18n import CHINESE, error_in, request_language, text_in, tr
 from shared.loading import ModelUnavailable, availability
 from shared.registry import get_spec
+from shared.templates import fill
+from shared.validation import MESSAGES as CHOICE
 from shared.validation import BadInput, finite
 
 __all__ = ["finite"]  # re-exported: the tabs check their numbers with `ui.finite`
@@ -78,9 +81,18 @@ processing_utils.save_pil_to_cache = _save_pil_to_cache_atomically
 # other exception (a ValueError or KeyError from deep inside torch or our own code
 # included) is a fault of the suite: its text is logged, never shown.
 USER_ERRORS = (BadInput, ModelUnavailable)
-INTERNAL_ERROR = ("Something went wrong while computing this. The server is still running: "
-                  "try other settings or another input.")
-OUT_OF_MEMORY = "The GPU ran out of memory for this image; try a smaller image."
+MESSAGES = errors.templates("error.ui", {
+    "internal": "Something went wrong while computing this. The server is still running: "
+                "try other settings or another input.",
+    "out_of_memory": "The GPU ran out of memory for this image; try a smaller image.",
+    "title": "Error",  # the toast's title, Gradio's own in English
+})
+INTERNAL_ERROR = MESSAGES["internal"]
+OUT_OF_MEMORY = MESSAGES["out_of_memory"]
+
+# The language of the request a handler is serving (set by `handle_errors`), for the messages
+# of helpers that get no request: `report_unavailable`'s warnings.
+LANGUAGE: contextvars.ContextVar[str] = contextvars.ContextVar("language", default="en")
 
 
 def out_of_memory(exc: BaseException) -> bool:
@@ -99,6 +111,21 @@ def free_accelerator_memory() -> None:
         mps.empty_cache()
 
 
+def _language_of_call(signature: inspect.Signature, args: tuple, kwargs: dict) -> str:
+    """The page language of the `request` argument Gradio passes a handler ("en" without one)."""
+    try:
+        request = signature.bind_partial(*args, **kwargs).arguments.get("request")
+    except TypeError:  # called with arguments the handler does not take: it will say so itself
+        return "en"
+    return request_language(request)
+
+
+def _error(message: str, language: str) -> gr.Error:
+    """The toast for `message`, in `language`; an API client ("en") gets it as it was written."""
+    title = {} if language != CHINESE else {"title": text_in("error.ui.title", language)}
+    return gr.Error(error_in(message, language), print_exception=False, **title)
+
+
 def handle_errors(fn: F) -> F:
     """Turn any failure inside a handler into a `gr.Error` with a plain message.
 
@@ -106,24 +133,30 @@ def handle_errors(fn: F) -> F:
     show their message; running out of GPU memory says so and frees the cache, so the
     next request works; anything else is logged with its traceback and answered with one
     generic sentence, so the visitor never sees a stack trace or an internal message and
-    the worker keeps serving.
+    the worker keeps serving. Each message is in the language of the handler's `request`
+    (the page's, see `shared.i18n.error_in`); without one, as written, in English.
     """
+    signature = inspect.signature(fn)
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        language = _language_of_call(signature, args, kwargs)
+        token = LANGUAGE.set(language)
         try:
             return fn(*args, **kwargs)
         except gr.Error:
             raise
         except USER_ERRORS as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+            raise _error(str(exc), language) from None
         except Exception as exc:
             if out_of_memory(exc):
                 log.warning("out of memory in %s: %s", fn.__name__, (str(exc).splitlines() or [""])[0])
                 free_accelerator_memory()
-                raise gr.Error(OUT_OF_MEMORY, print_exception=False) from None
+                raise _error(OUT_OF_MEMORY, language) from None
             log.exception("unexpected failure in %s", fn.__name__)  # the details, for the log only
-            raise gr.Error(INTERNAL_ERROR, print_exception=False) from None
+            raise _error(INTERNAL_ERROR, language) from None
+        finally:
+            LANGUAGE.reset(token)
 
     return wrapper  # type: ignore[return-value]
 
@@ -154,14 +187,16 @@ def model_choices(names: list[str]) -> list[tuple[str, str]]:
 
 
 def chosen_models(chosen: list[str] | str | None, known: list[str], what: str = "model") -> list[str]:
-    """The picked names, validated against `known` and de-duplicated in order."""
+    """The picked names, validated against `known` and de-duplicated in order (`what`: "model" or
+    "method", as the messages call a pick)."""
+    what = CHOICE[f"what_{what}"]
     if not chosen:
-        raise BadInput(f"Choose at least one {what}.")
+        raise BadInput(fill(CHOICE["choose"], what=what))
     if isinstance(chosen, str):
         chosen = [chosen]
     unknown = [m for m in chosen if m not in known]
     if unknown:
-        raise BadInput(f"Unknown {what} {unknown[0]!r}. Choose from: {', '.join(known)}.")
+        raise BadInput(fill(CHOICE["unknown"], what=what, name=repr(unknown[0]), known=", ".join(known)))
     return list(dict.fromkeys(chosen))
 
 
@@ -169,11 +204,13 @@ def report_unavailable(missing: list[str], served: int) -> None:
     """After a handler ran each chosen model: the messages of those that could not run.
 
     None ran (`served == 0`): the request fails with all their messages. Some ran: each
-    message becomes a warning beside the results the others produced.
+    message becomes a warning beside the results the others produced. Each is put in the
+    request's language first (a joined message no longer matches its templates).
     """
+    said = [error_in(message, LANGUAGE.get()) for message in missing]
     if not served:
-        raise ModelUnavailable(" ".join(missing))
-    for message in missing:
+        raise ModelUnavailable(" ".join(said))
+    for message in said:
         gr.Warning(message)
 
 

@@ -55,18 +55,29 @@ GRADIO_KEY = re.compile(r"^[a-z_]+\.[a-z_]+$")
 # Words a Chinese page keeps in English: the suite's and the models' names, metric names, units.
 KEPT_WORDS = {"Vision", "Lab", "Focal", "Loss", "ROIPool", "ROIAlign", "CycleGAN", "Language", "English",
               "AP", "OKS", "MB", "ms", "JSON"}
+# And what an error message keeps: formats, hardware, methods; quoted text is a value the API takes.
+MESSAGE_WORDS = {"GPU", "PNG", "JPEG", "WebP", "BMP", "GIF", "TIFF", "FPN", "NMS", "Soft", "SGD", "SHA",
+                 "safetensors", "Adadelta", "RMSprop", "fp", "eager", "NaN", "Infinity", "nan", "inf"}
+QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
 def english_on(page: Any, kept: set[str] = frozenset(), skip: str = "code") -> list[str]:
     """The English words a page in Chinese shows, with the text each sits in: everything visible
     except names of registered models, `KEPT_WORDS | kept`, and elements matching `skip`."""
-    from shared.registry import specs
-
     shown = page.evaluate(VISIBLE_TEXT.replace("script, style", f"script, style, {skip}" if skip else
                                                "script, style"))
-    names = sorted((s.name for s in specs()), key=len, reverse=True)
+    return english_words(shown, kept)
+
+
+def english_words(texts: list[str], kept: set[str] = frozenset(),
+                  values: set[str] = frozenset()) -> list[str]:
+    """The English words in `texts` meant to be Chinese, with the text each sits in: all but names
+    of registered models, `KEPT_WORDS | kept`, and the `values` (strings an API takes) as written."""
+    from shared.registry import specs
+
+    names = sorted({s.name for s in specs()} | set(values), key=len, reverse=True)
     found = set()
-    for text in shown:
+    for text in texts:
         if GRADIO_KEY.match(text.strip()):
             continue
         bare = text

@@ -26,10 +26,12 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from conftest import raw_call
+from conftest import MESSAGE_WORDS, QUOTED, english_words, raw_call
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
+
+from shared.i18n import CHINESE, error_in
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENE = ROOT / "examples" / "detection" / "scene_1000011.png"
@@ -111,6 +113,8 @@ NOT_PLAIN = re.compile(r"Traceback|File \"|\b[A-Z]\w*(Error|Exception|Warning)\b
 FILE_WAS_READ = re.compile(r"not an image|could not be found|empty|truncated|too large|pixels|root:", re.I)
 
 MATRIX: dict[str, dict[str, str]] = {}
+API_VALUES: set[str] = set()  # every choice the API lists for a parameter (names, kept in Chinese)
+CJK = re.compile(r"[\u4e00-\u9fff]")
 DETAILS: list[str] = []  # every message in full, for artifacts/bad_input_matrix.md
 
 
@@ -214,6 +218,7 @@ class Lab:
         # The columns: every public endpoint, in the app's order, with its parameters' names.
         api = self.quick.view_api(print_info=False, return_format="dict")["named_endpoints"]
         self.api = {name: [p["parameter_name"] for p in info["parameters"]] for name, info in api.items()}
+        API_VALUES.update(_choices(api))
         self.endpoints = list(self.api)
         self.scene = self.upload(SCENE)
 
@@ -255,6 +260,16 @@ class Lab:
         assert isinstance(rows, list) and rows, "the server stopped answering /models"
 
 
+def _choices(schema: Any) -> set[str]:
+    """The strings of every `enum` in the API's description (the choices of pickers)."""
+    if isinstance(schema, dict):
+        found = {v for v in schema.get("enum", []) if isinstance(v, str)}
+        return found.union(*(_choices(v) for v in schema.values()))
+    if isinstance(schema, list):
+        return set().union(*(_choices(v) for v in schema))
+    return set()
+
+
 def short(message: str, limit: int = 44) -> str:
     """The first clause of a message, for a table cell."""
     text = re.split(r"[.:;] |\s\(|, (?:got|not) ", message.strip(), maxsplit=1)[0].rstrip(".")
@@ -269,6 +284,11 @@ def plain_error(outcome: Outcome, expect: str, what: str) -> str:
     assert message, f"{what}: refused without any message"
     assert not NOT_PLAIN.search(message), f"{what}: message is not plain: {message!r}"
     assert re.search(expect, message, re.I), f"{what}: message {message!r} does not match {expect!r}"
+    # The same message on a page in Chinese (what handle_errors shows there): Chinese but for
+    # numbers, names and the values the API takes.
+    chinese = error_in(message, CHINESE)
+    english = english_words([QUOTED.sub("", chinese)], MESSAGE_WORDS, API_VALUES)
+    assert CJK.search(chinese) and not english, f"{what}: in Chinese {chinese!r} keeps {english}"
     DETAILS.append(f"{what}: {message}")
     return f"error: {short(message)}"
 

@@ -330,7 +330,7 @@ def test_the_chinese_page_states_the_same_numbers():
 
 def test_the_error_the_sliders_can_cause_is_in_the_pages_language():
     """More groups than the scene has room for: English for the API, Chinese for a Chinese page,
-    with the same numbers; an error typed JSON causes stays in English."""
+    with the same numbers; so is an error typed JSON causes."""
     import gradio as gr
     from conftest import ChineseRequest
 
@@ -343,4 +343,6 @@ def test_the_error_the_sliders_can_cause_is_in_the_pages_language():
                                        r"（只有 1 个位置）"):
         ui.detector_limits(**crowded, request=ChineseRequest())
     with pytest.raises(gr.Error, match="not valid JSON"):
+        ui.detector_limits(source=ui.TYPED, boxes_json="[[1,")
+    with pytest.raises(gr.Error, match=r"方框不是有效的 JSON（第 1 行第 5 列）"):
         ui.detector_limits(source=ui.TYPED, boxes_json="[[1,", request=ChineseRequest())

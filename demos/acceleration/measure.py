@@ -27,7 +27,9 @@ import torch
 
 from shared import acceleration as serving
 from shared import device as devices
+from shared import errors
 from shared.templates import fill
+from shared.validation import MESSAGES as CHOICE
 from shared.validation import BadInput
 
 from . import subjects
@@ -110,6 +112,15 @@ class Measurement:
 # ---------------------------------------------------------------- what a request may ask for
 
 
+# The names the settings are refused under, and the request's own errors (shared.errors).
+MESSAGES = errors.templates("error.acceleration", {
+    "input_size": "The input size",
+    "repeats": "The number of timed repeats",
+    "whole": "The input size and the number of repeats must be whole numbers.",
+    "no_technique": "Choose at least one technique to compare with fp32 eager.",
+})
+
+
 def check_request(model: object, size: object, techniques: object,
                   repeats: object) -> tuple[str, int, list[str], int]:
     """The request's settings, validated, or `BadInput` saying which one is wrong."""
@@ -117,17 +128,18 @@ def check_request(model: object, size: object, techniques: object,
 
     name = subjects.check_name(model)
     low, high = subjects.SIZE_LIMITS
-    side = finite(size, "The input size", low=low, high=high)
-    count = finite(repeats, "The number of timed repeats", low=REPEATS_LIMITS[0], high=REPEATS_LIMITS[1])
+    side = finite(size, MESSAGES["input_size"], low=low, high=high)
+    count = finite(repeats, MESSAGES["repeats"], low=REPEATS_LIMITS[0], high=REPEATS_LIMITS[1])
     if not float(side).is_integer() or not float(count).is_integer():
-        raise BadInput("The input size and the number of repeats must be whole numbers.")
+        raise BadInput(MESSAGES["whole"])
     if isinstance(techniques, str):
         techniques = [techniques]
     if not techniques:
-        raise BadInput("Choose at least one technique to compare with fp32 eager.")
+        raise BadInput(MESSAGES["no_technique"])
     unknown = [t for t in techniques if t not in BY_NAME]
     if unknown:
-        raise BadInput(f"Unknown technique {unknown[0]!r}. Choose from: {', '.join(NAMES)}.")
+        raise BadInput(fill(CHOICE["unknown"], what=CHOICE["what_technique"], name=repr(unknown[0]),
+                            known=", ".join(NAMES)))
     # The baseline first, then the table's order.
     chosen = [BASELINE] + [t for t in NAMES if t in techniques and t != BASELINE]
     return name, int(side), chosen, int(count)

@@ -23,8 +23,11 @@ import demos.cyclegan.registry  # noqa: F401  (registers the models measured her
 import demos.detection.registry  # noqa: F401
 import demos.pose.registry  # noqa: F401
 from shared import acceleration as serving
+from shared import errors
 from shared.loading import availability, get_model
 from shared.registry import get_spec, specs
+from shared.templates import fill
+from shared.validation import MESSAGES as CHOICE
 from shared.validation import BadInput
 
 from .techniques import Subject
@@ -44,12 +47,16 @@ def names() -> list[str]:
     return [s.name for tier in ("bundled", "pretrained") for s in chosen if s.tier == tier]
 
 
+NO_MODEL = errors.template("error.acceleration.no_model", "Choose a model to measure.")
+
+
 def check_name(name: object) -> str:
     known = names()
     if not name:
-        raise BadInput("Choose a model to measure.")
+        raise BadInput(NO_MODEL)
     if name not in known:
-        raise BadInput(f"Unknown model {name!r}. Choose from: {', '.join(known)}.")
+        raise BadInput(fill(CHOICE["unknown"], what=CHOICE["what_model"], name=repr(name),
+                            known=", ".join(known)))
     return str(name)
 
 

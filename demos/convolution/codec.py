@@ -32,8 +32,10 @@ from safetensors.torch import save_file
 from shared.images import BadInput
 from shared.loading import ModelUnavailable, load_model, read_metadata, safetensors_problem
 from shared.registry import BundledFile, ModelSpec, get_spec
+from shared.templates import fill
 
 from .compress import SharedLayer, huffman_decode, huffman_encode, huffman_lengths
+from .errors import MESSAGES
 
 FORMAT = "vision-lab-shared-1"
 MAX_GAP_BITS = 8
@@ -261,21 +263,22 @@ def load(path: str | Path, device: torch.device | None = None) -> torch.nn.Modul
     `BadInput` with a message that names the file.
     """
     path = Path(path)
-    label = f"The compressed file {path.name}"
+    label = fill(MESSAGES["file"], file=path.name)
     if not path.is_file():
-        raise BadInput(f"{label} does not exist.")
+        raise BadInput(fill(MESSAGES["file_missing"], label=label))
     if path.suffix != ".safetensors":
-        raise BadInput(f"{label} is not a .safetensors file.")
+        raise BadInput(fill(MESSAGES["file_suffix"], label=label))
     problem = safetensors_problem(path)
     if problem:
-        raise BadInput(f"{label} cannot be loaded: {problem.removeprefix('damaged checkpoint file ')}.")
+        raise BadInput(fill(MESSAGES["file_problem"], label=label,
+                            problem=problem.removeprefix("damaged checkpoint file ")))
     try:
         meta = json.loads(read_metadata(path).get(META_KEY, "{}"))
     except Exception:  # safetensors' own errors: the header is not valid
-        raise BadInput(f"{label} cannot be loaded: its header is not valid safetensors.") from None
+        raise BadInput(fill(MESSAGES["file_header"], label=label)) from None
     found = meta.get("format") if isinstance(meta, dict) else None
     if found != FORMAT:
-        raise BadInput(f"{label} is not a compressed model of this suite (format {found!r}).")
+        raise BadInput(fill(MESSAGES["file_format"], label=label, found=repr(found)))
     try:
         source = get_spec(meta.get("model", ""))
         spec = ModelSpec(name=path.name, demo="convolution", task=source.task, tier="bundled",
@@ -284,4 +287,4 @@ def load(path: str | Path, device: torch.device | None = None) -> torch.nn.Modul
         return load_model(spec, device)
     except (ValueError, KeyError, ModelUnavailable) as exc:
         reason = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-        raise BadInput(f"{label} cannot be loaded: {reason}") from None
+        raise BadInput(fill(MESSAGES["file_reason"], label=label, reason=reason)) from None

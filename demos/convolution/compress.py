@@ -31,7 +31,11 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize, prune
 
+from shared.templates import fill
+from shared.validation import MESSAGES as NUMBER
 from shared.validation import BadInput, finite
+
+from .errors import MESSAGES, NAMES
 
 INITS = ("linear", "random", "density")
 K_RANGE = (2, 256)
@@ -103,7 +107,7 @@ def initial_centroids(values: torch.Tensor, k: int, init: str, seed: int = 0) ->
         return values[torch.randperm(values.numel(), generator=gen)[:k]].sort().values
     if init == "density":
         return torch.quantile(values, torch.linspace(0, 1, k, dtype=values.dtype))
-    raise BadInput(f"Unknown initialisation {init!r}; choose from: {', '.join(INITS)}.")
+    raise BadInput(fill(MESSAGES["unknown_init"], name=repr(init), known=", ".join(INITS)))
 
 
 def kmeans1d(values: torch.Tensor, k: int, init: str = "linear", iters: int = 100,
@@ -179,12 +183,12 @@ def prune_and_retrain(model: nn.Module, sparsity: float, loss_fn: Callable[[nn.M
 
 def check_settings(k: int, sparsity: float, init: str) -> tuple[int, float, str]:
     """The settings as (int, float, str), or `BadInput` saying which one is wrong."""
-    k_value = finite(k, "The number of clusters k", low=K_RANGE[0], high=K_RANGE[1])
+    k_value = finite(k, NAMES["k"], low=K_RANGE[0], high=K_RANGE[1])
     if not k_value.is_integer():
-        raise BadInput(f"The number of clusters k must be a whole number (got {k}).")
-    sparsity = finite(sparsity, "The sparsity", low=0.0, high=MAX_SPARSITY)
+        raise BadInput(fill(NUMBER["whole"], name=NAMES["k"], value=k))
+    sparsity = finite(sparsity, NAMES["sparsity"], low=0.0, high=MAX_SPARSITY)
     if init not in INITS:
-        raise BadInput(f"Unknown initialisation {init!r}; choose from: {', '.join(INITS)}.")
+        raise BadInput(fill(MESSAGES["unknown_init"], name=repr(init), known=", ".join(INITS)))
     return int(k_value), sparsity, init
 
 

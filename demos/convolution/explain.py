@@ -14,8 +14,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from shared.templates import fill
 from shared.validation import BadInput
 
+from .errors import MESSAGES
 from .implementations import ConvShape, check_shape, conv2d, im2col_matrices
 from .sweep import Timing, compare
 
@@ -28,7 +30,7 @@ LIMITS = {"input_size": (4, 128), "kernel_size": (1, 31), "stride": (1, 8), "pad
 def prepare_input(image: Image.Image, source: str, size: int) -> torch.Tensor:
     """(1, C, H, W): the picture at `size` px on its longer side, or the detector's stem features there."""
     if source not in SOURCES:
-        raise BadInput(f"Unknown input source {source!r}; choose from: {', '.join(SOURCES)}.")
+        raise BadInput(fill(MESSAGES["unknown_source"], name=repr(source), known=", ".join(SOURCES)))
     features = source == SOURCES[1]
     side = 2 * size if features else size  # the stem halves the resolution
     scale = side / max(image.size)

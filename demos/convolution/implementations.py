@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from shared.templates import fill
 from shared.validation import BadInput
 
+from .errors import MESSAGES, NAMES
+
 # Direct loops visit each output position from Python: beyond this many, refuse (seconds).
 DIRECT_MAX_POSITIONS = 4096
 
@@ -61,19 +63,17 @@ class ConvShape:
 
 def check_shape(s: ConvShape) -> ConvShape:
     """Raise BadInput, in plain words, for a convolution that cannot be computed."""
-    for name, value in (("The kernel size", s.k), ("The stride", s.stride), ("The dilation", s.dilation),
-                        ("The number of groups", s.groups), ("The input channels", s.c_in),
-                        ("The output channels", s.c_out)):
+    for key, value in (("kernel_size", s.k), ("stride", s.stride), ("dilation", s.dilation),
+                       ("groups", s.groups), ("in_channels", s.c_in), ("out_channels", s.c_out)):
         if value <= 0:
-            raise BadInput(f"{name} must be at least 1 (got {value}).")
+            raise BadInput(fill(MESSAGES["at_least_one"], name=NAMES[key], value=value))
     if s.padding < 0:
-        raise BadInput(f"The padding cannot be negative (got {s.padding}).")
+        raise BadInput(fill(MESSAGES["negative_padding"], value=s.padding))
     if s.c_in % s.groups or s.c_out % s.groups:
-        raise BadInput(f"The number of groups ({s.groups}) must divide both the input channels ({s.c_in}) "
-                         f"and the output channels ({s.c_out}).")
+        raise BadInput(fill(MESSAGES["groups_divide"], groups=s.groups, c_in=s.c_in, c_out=s.c_out))
     if s.span > min(s.h, s.w) + 2 * s.padding:
-        raise BadInput(f"The kernel ({s.k}x{s.k}, dilation {s.dilation}: spans {s.span} px) is larger than "
-                         f"the padded input ({s.h + 2 * s.padding}x{s.w + 2 * s.padding}).")
+        raise BadInput(fill(MESSAGES["kernel_too_big"], k=s.k, dilation=s.dilation, span=s.span,
+                            h=s.h + 2 * s.padding, w=s.w + 2 * s.padding))
     return s
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from shared.templates import fill
 from shared.validation import BadInput
 
 from . import codec, targets
@@ -33,6 +34,7 @@ from .compress import (
     prune_and_retrain,
     quiet,
 )
+from .errors import MESSAGES
 
 OUT_DIR = Path(tempfile.gettempdir()) / "visionlab-compressed"
 FRONTIER = Path(__file__).with_name("frontier.json")
@@ -101,9 +103,10 @@ def run(model: str = DEFAULTS["model"], k: int = DEFAULTS["k"], sparsity: float 
     Compression does; without, only the shared centroids (and biases) are fine-tuned."""
     name = targets.check_model(model)
     k, sparsity, init = check_settings(k, sparsity, init)
-    for steps, what in ((fine_tune_steps, "fine-tuning"), (retrain_steps, "retraining")):
+    for steps, what in ((fine_tune_steps, "fine_tuning"), (retrain_steps, "retraining")):
         if not 0 <= steps <= MAX_FINE_TUNE_STEPS:
-            raise BadInput(f"The {what} steps must be between 0 and {MAX_FINE_TUNE_STEPS} (got {steps}).")
+            raise BadInput(fill(MESSAGES["steps"], what=MESSAGES[what], most=MAX_FINE_TUNE_STEPS,
+                                value=steps))
     settings = {"model": name, "k": k, "sparsity": sparsity, "init": init, "fine_tune_steps": fine_tune_steps,
                 "huffman": huffman}
     if retrain_steps:  # only when used, so earlier results and cache keys keep their settings

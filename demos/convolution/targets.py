@@ -28,9 +28,11 @@ import demos.pose.registry  # noqa: F401
 from shared.drawing import draw_boxes, draw_skeletons
 from shared.loading import get_model
 from shared.registry import get_spec
+from shared.templates import fill
 from shared.validation import BadInput
 
 from . import accuracy
+from .errors import MESSAGES
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DETECTOR, POSE, CYCLEGAN = "tiny-retinanet-focal", "tiny-bottomup-pose", "cyclegan-plain2striped"
@@ -45,9 +47,9 @@ CYCLEGAN_SUBSET = {"n": 8, "start": 0}  # demos.cyclegan.evaluate.CI_SUBSET
 
 def check_model(name: str) -> str:
     if not name:
-        raise BadInput(f"Choose a model to compress: {', '.join(TARGETS)}.")
+        raise BadInput(fill(MESSAGES["no_target"], known=", ".join(TARGETS)))
     if name not in TARGETS:
-        raise BadInput(f"Unknown model {name!r}; the compression works on: {', '.join(TARGETS)}.")
+        raise BadInput(fill(MESSAGES["unknown_target"], name=repr(name), known=", ".join(TARGETS)))
     return name
 
 

@@ -21,10 +21,12 @@ from shared.device import gpu
 from shared.i18n import LANGUAGE_JS, request_language, text_in, tr
 from shared.images import load_image
 from shared.templates import fill
+from shared.validation import MESSAGES as NUMBER
 from shared.validation import BadInput
 
 from . import pipeline, plots, targets, texts
 from .compress import INITS, K_RANGE, MAX_SPARSITY
+from .errors import MESSAGES, NAMES
 from .explain import LIMITS, SOURCES, explain, prepare_input
 from .implementations import NOT_APPLICABLE, why_not
 from .sweep import cached_sweep
@@ -100,7 +102,7 @@ def _whole(value: float, name: str, key: str) -> int:
     low, high = LIMITS[key]
     value = ui.finite(value, name, low=low, high=high)
     if not float(value).is_integer():
-        raise BadInput(f"{name} must be a whole number (got {value}).")
+        raise BadInput(fill(NUMBER["whole"], name=name, value=value))
     return int(value)
 
 
@@ -111,13 +113,12 @@ def convolution_endpoint(image: str | None, source: str = SOURCES[0], input_size
                          groups: float = 1, out_channels: float = 8, request: gr.Request | None = None):
     """One convolution on the image computed five ways (direct loops, im2col + GEMM, FFT, Winograd,
     conv2d): the im2col picture, a timing table, the sweep figure, a summary and JSON."""
-    n = {key: _whole(value, name, key) for key, value, name in (
-        ("input_size", input_size, "The input size"), ("kernel_size", kernel_size, "The kernel size"),
-        ("stride", stride, "The stride"), ("padding", padding, "The padding"),
-        ("dilation", dilation, "The dilation"), ("groups", groups, "The number of groups"),
-        ("out_channels", out_channels, "The number of output channels"))}
+    n = {key: _whole(value, NAMES[name], key) for key, value, name in (
+        ("input_size", input_size, "input_size"), ("kernel_size", kernel_size, "kernel_size"),
+        ("stride", stride, "stride"), ("padding", padding, "padding"), ("dilation", dilation, "dilation"),
+        ("groups", groups, "groups"), ("out_channels", out_channels, "out_channels_count"))}
     if source not in SOURCES:
-        raise BadInput(f"Unknown input source {source!r}; choose from: {', '.join(SOURCES)}.")
+        raise BadInput(fill(MESSAGES["unknown_source"], name=repr(source), known=", ".join(SOURCES)))
     picture = load_image(image, max_side=2048)
     x = prepare_input(picture.image, source, n["input_size"])
     ex = explain(x, n["kernel_size"], n["stride"], n["padding"], n["dilation"], n["groups"],
@@ -150,7 +151,7 @@ def _figure(key: tuple, build: Callable[[], Any]) -> Any:
 def _count(value: float, name: str, high: int, low: int = 0) -> int:
     value = ui.finite(value, name, low=low, high=high)
     if not float(value).is_integer():
-        raise BadInput(f"{name} must be a whole number (got {value}).")
+        raise BadInput(fill(NUMBER["whole"], name=name, value=value))
     return int(value)
 
 
@@ -163,13 +164,13 @@ def compress_endpoint(model: str = pipeline.DEFAULTS["model"], k: float = pipeli
     and reload the compressed file. Returns a summary, the outputs before and after, the per-layer
     table, the measured frontier, weight histograms with centroids, the file and JSON."""
     targets.check_model(model)
-    k = _count(k, "The number of clusters k", K_RANGE[1], K_RANGE[0])
-    steps = _count(fine_tune_steps, "The fine-tuning steps", pipeline.MAX_FINE_TUNE_STEPS)
-    sparsity = ui.finite(sparsity, "The sparsity", low=0.0, high=MAX_SPARSITY)
+    k = _count(k, NAMES["k"], K_RANGE[1], K_RANGE[0])
+    steps = _count(fine_tune_steps, NAMES["fine_tune_steps"], pipeline.MAX_FINE_TUNE_STEPS)
+    sparsity = ui.finite(sparsity, NAMES["sparsity"], low=0.0, high=MAX_SPARSITY)
     if init not in INITS:
-        raise BadInput(f"Unknown initialisation {init!r}; choose from: {', '.join(INITS)}.")
+        raise BadInput(fill(MESSAGES["unknown_init"], name=repr(init), known=", ".join(INITS)))
     if not isinstance(huffman, bool):
-        raise BadInput(f"Huffman coding is on or off (true or false), not {huffman!r}.")
+        raise BadInput(fill(MESSAGES["huffman"], value=repr(huffman)))
     said = _words("progress", texts.PROGRESS, request_language(request))  # progress in the page language
     result, cached = pipeline.cached_run(progress=lambda f, m: progress(f, desc=texts.progress_in(m, said)),
                                          model=model, k=k, sparsity=sparsity, init=init,

@@ -18,11 +18,12 @@ from demos.cyclegan.data import DOMAINS
 from demos.cyclegan.inference import difference_map, edge_overlay, reverse_of, translate
 from demos.domains import CYCLEGAN, cyclegan_domain_name
 from shared import components as inputs
-from shared import domain, ui
+from shared import domain, errors, ui
 from shared.device import gpu
 from shared.i18n import (
     LANGUAGE_JS,
     domain_warning,
+    error_in,
     register_domain_texts,
     request_language,
     text_in,
@@ -33,6 +34,7 @@ from shared.images import BadInput, load_image
 from shared.loading import ModelUnavailable, availability, get_model, offline
 from shared.registry import get_spec
 from shared.templates import fill
+from shared.validation import MESSAGES as CHOICE
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DIRECTIONS = ("A→B", "B→A")
@@ -108,18 +110,27 @@ def _choices() -> list[tuple[str, str]]:
     return out
 
 
+# The errors of this tab's own checks, in English as the API gives them (shared.errors).
+MESSAGES = errors.templates("error.cyclegan", {
+    "no_model": "Choose a model: [known].",
+    "direction": "The direction must be 'A→B' or 'B→A', not [value].",
+    "no_reverse": "[model] has no published reverse generator, so only A→B is available.",
+})
+
+
 def _resolve(model: str, direction: str) -> str:
+    known = ", ".join(zoo.cyclegan_names())
     if not model:
-        raise BadInput(f"Choose a model: {', '.join(zoo.cyclegan_names())}.")
+        raise BadInput(fill(MESSAGES["no_model"], known=known))
     if model not in zoo.cyclegan_names():
-        raise BadInput(f"Unknown model {model!r}. Choose from: {', '.join(zoo.cyclegan_names())}.")
+        raise BadInput(fill(CHOICE["unknown"], what=CHOICE["what_model"], name=repr(model), known=known))
     if direction not in DIRECTIONS:
-        raise BadInput(f"The direction must be 'A→B' or 'B→A', not {direction!r}.")
+        raise BadInput(fill(MESSAGES["direction"], value=repr(direction)))
     if direction == "A→B":
         return model
     back = reverse_of(model)
     if back is None:
-        raise BadInput(f"{model} has no published reverse generator, so only A→B is available.")
+        raise BadInput(fill(MESSAGES["no_reverse"], model=model))
     return back
 
 
@@ -277,8 +288,10 @@ def translate_in_page(image: str | None, model: str, direction: str, request: gr
     try:
         return _translate(image, model, direction, request_language(request))
     except ModelUnavailable as exc:
-        note = text_in("cyclegan.unavailable", request_language(request))
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), f"⚠️ {exc}\n\n{note}", gr.skip()
+        lang = request_language(request)
+        note = text_in("cyclegan.unavailable", lang)
+        said = f"⚠️ {error_in(str(exc), lang)}\n\n{note}"
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), said, gr.skip()
 
 
 def _generated_examples() -> list[list[str]]:

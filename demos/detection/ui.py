@@ -25,7 +25,7 @@ from demos.detection.anatomy import VAL_SCENES, anatomy_of_terms, image_terms, v
 from demos.detection.inference import detect, example_truth, match_truth
 from demos.domains import DETECTION
 from shared import components as inputs
-from shared import domain, ui
+from shared import domain, errors, ui
 from shared.device import gpu
 from shared.drawing import draw_boxes
 from shared.i18n import (
@@ -40,6 +40,7 @@ from shared.i18n import (
 from shared.images import BadInput, load_image
 from shared.loading import ModelUnavailable, availability, offline
 from shared.registry import get_spec
+from shared.templates import fill
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PHOTO_DETECTOR = "retinanet_resnet50_fpn"
@@ -93,9 +94,17 @@ with the paper, is stated under the plots.
 """
 
 
+# The errors of this tab's own checks, in English as the API gives them (shared.errors).
+MESSAGES = errors.templates("error.detection", {
+    "score_threshold": "The score threshold",
+    "bundled_only": "The anatomy needs one of the bundled models: [known].",
+    "scope": "The scope is 'val' ([val]) or 'image' (this image), not [value].",
+})
+
+
 def _validate(models: list[str] | None, score_threshold: float) -> tuple[list[str], float]:
     names = ui.chosen_models(models, sorted(zoo.detection_names()))
-    return names, ui.finite(score_threshold, "The score threshold", low=0.0, high=1.0)
+    return names, ui.finite(score_threshold, MESSAGES["score_threshold"], low=0.0, high=1.0)
 
 
 def _measured_ap(name: str) -> str:
@@ -201,9 +210,9 @@ def anatomy_endpoint(image: str | None, model: str = zoo.bundled_name("focal"), 
     per binary term (anchor × class), over 100 fixed val scenes (scope "val") or this image ("image")."""
     bundled = zoo.detection_names("bundled")
     if model not in bundled:
-        raise BadInput(f"The anatomy needs one of the bundled models: {', '.join(bundled)}.")
+        raise BadInput(fill(MESSAGES["bundled_only"], known=", ".join(bundled)))
     if scope not in SCOPES:
-        raise BadInput(f"The scope is 'val' ({SCOPES['val']}) or 'image' (this image), not {scope!r}.")
+        raise BadInput(fill(MESSAGES["scope"], val=SCOPES["val"], value=repr(scope)))
     gamma = ui.finite(gamma, "γ", low=0.0, high=10.0)
     lang = request_language(request)
     if scope == "val":

@@ -16,17 +16,51 @@ from typing import Any
 import torch
 from PIL import Image, ImageDraw
 
+from shared import errors
 from shared.drawing import colour
 from shared.images import BadInput
 from shared.templates import fill
+from shared.validation import MESSAGES as NUMBER
 
 WIDTH, HEIGHT = 640, 480  # generated scenes: a common camera frame
 MAX_OBJECTS = 300
 EXAMPLE_JSON = '[[40, 60, 120, 200], {"box": [90, 70, 170, 210], "label": "person"}]'
 # The error of settings whose groups do not fit; values go in at [name] (shared.templates), so the
 # tab can write it in the page's language.
-NO_ROOM = ("[groups] groups of [size] objects of this size do not fit in the [width]×[height] scene "
-           "(room for [room]): use fewer groups, fewer objects per group or a smaller object size.")
+NO_ROOM = errors.template(
+    "limits.error.no_room",
+    "[groups] groups of [size] objects of this size do not fit in the [width]×[height] scene (room for "
+    "[room]): use fewer groups, fewer objects per group or a smaller object size.")
+# The typed boxes' errors, in English as the API gives them; the page's language gets them from these.
+# A JSON example goes in as a value ([example]): the texts hold no braces (see shared.i18n).
+MESSAGES = errors.templates("error.limits", {
+    "not_finite_constant": "The boxes contain [name]; every coordinate must be a finite number.",
+    "no_json": "Type the boxes as JSON, for example [example].",
+    "bad_json": "The boxes are not valid JSON ([detail] at line [line], column [column]); for example "
+                "[example].",
+    "object_keys": 'A JSON object needs the keys "objects" (the list of boxes) and optionally '
+                   '"image_size": [width, height].',
+    "not_list": "The boxes must be a JSON list, for example [example].",
+    "empty": "The list of boxes is empty: type at least one box.",
+    "too_many": "[n] boxes is more than this tab takes at once ([most]).",
+    "no_image": "No image was given: upload the image the boxes belong to, or give its size, [example].",
+    "outside": "Object [k] [box] reaches outside the image ([width]×[height]).",
+    "outside_turned": "Object [k] [box], turned by [angle]°, reaches outside the image ([width]×[height]).",
+    "size_shape": '"image_size" must be [width, height] in pixels.',
+    "size_range": '"image_size" must be two whole numbers from 16 to 8192, not [value].',
+    "size_mismatch": '"image_size" [value] does not match the uploaded image ([width]×[height]).',
+    "unknown_key": "Object [k] has an unknown key [key]; the keys are box, label, angle.",
+    "label": "Object [k]'s label must be a name or a class number.",
+    "angle": "Object [k]'s angle",
+    "angle_range": "Object [k]'s angle must be in degrees, from -360 to 360 (got [angle]).",
+    "not_box": "Object [k] must be [x1, y1, x2, y2] or [example], not [value].",
+    "coordinate": "Object [k]'s coordinate",
+    "order": "Object [k] [box]: [which]; write boxes as [x1, y1, x2, y2], top-left corner first.",
+    "order_x": "x2 must be greater than x1",
+    "order_y": "y2 must be greater than y1",
+})
+SIZED_JSON = '{"image_size": [640, 480], "objects": [...]}'
+BOX_JSON = '{"box": [x1, y1, x2, y2]}'
 
 
 @dataclass
@@ -141,14 +175,14 @@ def generate(crowding: float, size: float, aspect: float, rotation: float, group
 
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise BadInput(f"{where} must be a number, not {json.dumps(value)[:40]}.")
+        raise BadInput(fill(NUMBER["not_number"], name=where, value=json.dumps(value)[:40]))
     if not math.isfinite(value):
-        raise BadInput(f"{where} must be a finite number, not {value}.")
+        raise BadInput(fill(NUMBER["not_finite"], name=where, value=value))
     return float(value)
 
 
 def _reject_constant(name: str) -> None:
-    raise BadInput(f"The boxes contain {name}; every coordinate must be a finite number.")
+    raise BadInput(fill(MESSAGES["not_finite_constant"], name=name))
 
 
 def parse_objects(text: str | None, image_size: tuple[int, int] | None) -> Scene:
@@ -160,26 +194,25 @@ def parse_objects(text: str | None, image_size: tuple[int, int] | None) -> Scene
     turned about its centre; the detector then gets the tight box around the result.
     """
     if text is None or not str(text).strip():
-        raise BadInput(f"Type the boxes as JSON, for example {EXAMPLE_JSON}.")
+        raise BadInput(fill(MESSAGES["no_json"], example=EXAMPLE_JSON))
     try:
         data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise BadInput(f"The boxes are not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
-                       f"for example {EXAMPLE_JSON}.") from None
+        raise BadInput(fill(MESSAGES["bad_json"], detail=exc.msg, line=exc.lineno, column=exc.colno,
+                            example=EXAMPLE_JSON)) from None
     if isinstance(data, dict):
         unknown = set(data) - {"image_size", "objects"}
         if unknown or "objects" not in data:
-            raise BadInput('A JSON object needs the keys "objects" (the list of boxes) and optionally '
-                           '"image_size": [width, height].')
+            raise BadInput(MESSAGES["object_keys"])
         if "image_size" in data:
             image_size = _image_size(data["image_size"], image_size)
         data = data["objects"]
     if not isinstance(data, list):
-        raise BadInput(f"The boxes must be a JSON list, for example {EXAMPLE_JSON}.")
+        raise BadInput(fill(MESSAGES["not_list"], example=EXAMPLE_JSON))
     if not data:
-        raise BadInput("The list of boxes is empty: type at least one box.")
+        raise BadInput(MESSAGES["empty"])
     if len(data) > MAX_OBJECTS:
-        raise BadInput(f"{len(data)} boxes is more than this tab takes at once ({MAX_OBJECTS}).")
+        raise BadInput(fill(MESSAGES["too_many"], n=len(data), most=MAX_OBJECTS))
     names: list[str] = []
     rows = []
     for k, item in enumerate(data, start=1):
@@ -188,8 +221,7 @@ def parse_objects(text: str | None, image_size: tuple[int, int] | None) -> Scene
             names.append(label)
         rows.append((box, names.index(label), angle))
     if image_size is None:
-        raise BadInput('No image was given: upload the image the boxes belong to, or give its size, '
-                       '{"image_size": [640, 480], "objects": [...]}.')
+        raise BadInput(fill(MESSAGES["no_image"], example=SIZED_JSON))
     width, height = image_size
     boxes = torch.tensor([r[0] for r in rows], dtype=torch.float32)
     centres, sizes = (boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]
@@ -200,21 +232,20 @@ def parse_objects(text: str | None, image_size: tuple[int, int] | None) -> Scene
         tight[:, 3] > height + 1e-3)
     if outside.any():
         k = int(outside.nonzero()[0])
-        turned = f", turned by {rows[k][2]:g}°," if rows[k][2] else ""
-        raise BadInput(f"Object {k + 1} {_fmt(rows[k][0])}{turned} reaches outside the image "
-                       f"({width}×{height}).")
+        message = MESSAGES["outside_turned" if rows[k][2] else "outside"]
+        raise BadInput(fill(message, k=k + 1, box=_fmt(rows[k][0]), angle=f"{rows[k][2]:g}", width=width,
+                            height=height))
     return scene
 
 
 def _image_size(value: Any, uploaded: tuple[int, int] | None) -> tuple[int, int]:
     if not (isinstance(value, list) and len(value) == 2):
-        raise BadInput('"image_size" must be [width, height] in pixels.')
+        raise BadInput(MESSAGES["size_shape"])
     w, h = (_number(v, '"image_size"') for v in value)
     if not (w.is_integer() and h.is_integer() and 16 <= w <= 8192 and 16 <= h <= 8192):
-        raise BadInput(f'"image_size" must be two whole numbers from 16 to 8192, not {value}.')
+        raise BadInput(fill(MESSAGES["size_range"], value=value))
     if uploaded is not None and (int(w), int(h)) != tuple(uploaded):
-        raise BadInput(f'"image_size" {value} does not match the uploaded image '
-                       f'({uploaded[0]}×{uploaded[1]}).')
+        raise BadInput(fill(MESSAGES["size_mismatch"], value=value, width=uploaded[0], height=uploaded[1]))
     return int(w), int(h)
 
 
@@ -223,26 +254,23 @@ def _object(item: Any, k: int) -> tuple[list[float], str, float]:
     if isinstance(item, dict):
         unknown = set(item) - {"box", "label", "angle"}
         if unknown:
-            raise BadInput(f"Object {k} has an unknown key {sorted(unknown)[0]!r}; "
-                           "the keys are box, label, angle.")
+            raise BadInput(fill(MESSAGES["unknown_key"], k=k, key=repr(sorted(unknown)[0])))
         if "label" in item:
             if not isinstance(item["label"], (str, int)) or isinstance(item["label"], bool) or not str(
                     item["label"]).strip():
-                raise BadInput(f"Object {k}'s label must be a name or a class number.")
+                raise BadInput(fill(MESSAGES["label"], k=k))
             label = str(item["label"]).strip()[:40]
         if "angle" in item:
-            angle = _number(item["angle"], f"Object {k}'s angle")
+            angle = _number(item["angle"], fill(MESSAGES["angle"], k=k))
             if abs(angle) > 360:
-                raise BadInput(f"Object {k}'s angle must be in degrees, from -360 to 360 (got {angle:g}).")
+                raise BadInput(fill(MESSAGES["angle_range"], k=k, angle=f"{angle:g}"))
         item = item.get("box")
     if not (isinstance(item, list) and len(item) == 4):
-        raise BadInput(f'Object {k} must be [x1, y1, x2, y2] or {{"box": [x1, y1, x2, y2]}}, '
-                       f"not {json.dumps(item)[:60]}.")
-    box = [_number(v, f"Object {k}'s coordinate") for v in item]
+        raise BadInput(fill(MESSAGES["not_box"], k=k, example=BOX_JSON, value=json.dumps(item)[:60]))
+    box = [_number(v, fill(MESSAGES["coordinate"], k=k)) for v in item]
     if box[2] <= box[0] or box[3] <= box[1]:
-        which = "x2 must be greater than x1" if box[2] <= box[0] else "y2 must be greater than y1"
-        raise BadInput(f"Object {k} {_fmt(box)}: {which}; write boxes as [x1, y1, x2, y2], "
-                       "top-left corner first.")
+        which = MESSAGES["order_x" if box[2] <= box[0] else "order_y"]
+        raise BadInput(fill(MESSAGES["order"], k=k, box=_fmt(box), which=which))
     return box, label, angle
 
 

@@ -14,13 +14,14 @@ import torch
 from torchvision.ops import box_iou
 
 from demos.limits import oracle, plots, sweeps
-from demos.limits.scenes import EXAMPLE_JSON, NO_ROOM, Scene, generate, parse_objects, render
+from demos.limits.scenes import EXAMPLE_JSON, Scene, generate, parse_objects, render
 from shared import components as inputs
-from shared import ui
+from shared import errors, ui
 from shared.drawing import cjk_font
-from shared.i18n import CHINESE, LANGUAGE_JS, message_in, request_language, text_in, tr
+from shared.i18n import CHINESE, LANGUAGE_JS, request_language, text_in, tr
 from shared.images import BadInput, load_image
 from shared.templates import fill
+from shared.validation import MESSAGES as NUMBER
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 GENERATED, TYPED = "generated", "typed boxes (JSON)"
@@ -110,10 +111,7 @@ EXAMPLE_LABELS = {
     "typed_queue": "typed: a queue and a car park",
     "typed_scene": "typed: a detection-tab scene",
 }
-# The error the page's sliders can cause (more groups than the scene has room for), in English as
-# the API gives it; the page's language gets it from this.
-ERRORS = {"error.no_room": NO_ROOM}
-TEXTS = (plots.TEXTS | SUMMARY_TEXTS | ERRORS
+TEXTS = (plots.TEXTS | SUMMARY_TEXTS
          | {f"example.{key}": label for key, label in EXAMPLE_LABELS.items()})
 # The punctuation that joins a list goes by language, not by translation (Chinese uses full-width marks).
 PUNCTUATION = {"en": {"list_join": plots.TEXTS["list_join"]}, CHINESE: {"list_join": "，"}}
@@ -130,10 +128,21 @@ def texts_in(language: str) -> dict[str, str]:
     return texts | PUNCTUATION[CHINESE]
 
 
+# The names the settings are refused under, and this tab's own errors (shared.errors).
+NAMES = errors.templates("error.limits", {
+    "crowding": "The crowding", "size": "The object size", "aspect": "The aspect ratio",
+    "rotation": "The rotation", "groups": "The number of groups",
+    "group_size": "The number of objects per group",
+    "seed": "The seed", "nms_threshold": "The NMS threshold", "sigma": "Soft-NMS σ",
+    "mixed_classes": "Mixed classes",
+    "unknown_scene": "Unknown scene [name]: choose [generated] or [typed].",
+})
+
+
 def _whole(value: Any, name: str, low: int, high: int) -> int:
     number = ui.finite(value, name, low=low, high=high)
     if not float(number).is_integer():
-        raise BadInput(f"{name} must be a whole number, not {value}.")
+        raise BadInput(fill(NUMBER["whole_not"], name=name, value=value))
     return int(number)
 
 
@@ -142,7 +151,8 @@ def _scene(source: str, crowding: float, size: float, aspect: float, rotation: f
     if source == GENERATED:
         return generate(crowding, size, aspect, rotation, groups, group_size, mixed, seed)
     if source != TYPED:
-        raise BadInput(f"Unknown scene {source!r}: choose {GENERATED!r} or {TYPED!r}.")
+        raise BadInput(fill(NAMES["unknown_scene"], name=repr(source), generated=repr(GENERATED),
+                            typed=repr(TYPED)))
     picture = load_image(image, max_side=1024) if image else None
     scene = parse_objects(boxes_json, picture.original_size if picture else None)
     scene.background = picture.image if picture else None
@@ -179,26 +189,20 @@ def detector_limits(source: str = GENERATED, crowding: float = 0.6, size: float 
     behind it as plots, a summary and JSON. A generated scene uses the crowding (IoU of
     neighbours' shapes), size (px), aspect (h/w), rotation (degrees), groups, group size,
     mixed classes and seed; `typed boxes (JSON)` uses `boxes_json` and the optional image."""
-    crowding = ui.finite(crowding, "The crowding", low=0.0, high=0.95)
-    size = ui.finite(size, "The object size", low=4.0, high=256.0)
-    aspect = ui.finite(aspect, "The aspect ratio", low=0.1, high=10.0)
-    rotation = ui.finite(rotation, "The rotation", low=-90.0, high=90.0)
-    groups = _whole(groups, "The number of groups", 1, 40)
-    group_size = _whole(group_size, "The number of objects per group", 1, 10)
-    seed = _whole(seed, "The seed", 0, 2**31 - 1)
-    nms_threshold = ui.finite(nms_threshold, "The NMS threshold", low=0.05, high=0.95)
-    sigma = ui.finite(soft_nms_sigma, "Soft-NMS σ", low=0.05, high=2.0)
+    crowding = ui.finite(crowding, NAMES["crowding"], low=0.0, high=0.95)
+    size = ui.finite(size, NAMES["size"], low=4.0, high=256.0)
+    aspect = ui.finite(aspect, NAMES["aspect"], low=0.1, high=10.0)
+    rotation = ui.finite(rotation, NAMES["rotation"], low=-90.0, high=90.0)
+    groups = _whole(groups, NAMES["groups"], 1, 40)
+    group_size = _whole(group_size, NAMES["group_size"], 1, 10)
+    seed = _whole(seed, NAMES["seed"], 0, 2**31 - 1)
+    nms_threshold = ui.finite(nms_threshold, NAMES["nms_threshold"], low=0.05, high=0.95)
+    sigma = ui.finite(soft_nms_sigma, NAMES["sigma"], low=0.05, high=2.0)
     if not isinstance(mixed_classes, bool):
-        raise BadInput(f"Mixed classes must be true or false, not {mixed_classes!r}.")
+        raise BadInput(fill(NUMBER["true_or_false"], name=NAMES["mixed_classes"], value=repr(mixed_classes)))
     language = request_language(request)
-    try:
-        scene = _scene(source, crowding, size, aspect, rotation, groups, group_size, mixed_classes, seed,
-                       image, boxes_json)
-    except BadInput as exc:  # in the page's language where the page's sliders caused it
-        said = message_in(str(exc), ERRORS, "limits", language)
-        if said == str(exc):
-            raise
-        raise BadInput(said) from None
+    scene = _scene(source, crowding, size, aspect, rotation, groups, group_size, mixed_classes, seed,
+                   image, boxes_json)
     with torch.inference_mode():
         outcomes = oracle.run_all(scene, nms_threshold, sigma)
         curves = sweeps.all_curves(crowding, size, aspect, rotation, group_size, mixed_classes, nms_threshold,

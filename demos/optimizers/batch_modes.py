@@ -18,7 +18,20 @@ from typing import Any
 import numpy as np
 
 from demos.optimizers import texts
+from shared import errors
+from shared.templates import fill
+from shared.validation import MESSAGES as NUMBER
 from shared.validation import BadInput
+
+MESSAGES = errors.templates("error.batch", {
+    "no_model": "Choose a model: 'linear' or 'logistic'.",
+    "unknown_model": "Unknown model [name]. Choose 'linear' or 'logistic'.",
+    "n_samples": "The number of samples", "batch_size": "The mini-batch size",
+    "epochs": "The number of epochs", "seed": "The seed",
+    "passes": "Samples x epochs must be at most [most] so the SGD run stays quick; use fewer samples or "
+              "fewer epochs.",
+    "lr": "The learning rate must be a number greater than 0 and at most 100.",
+})
 
 MODELS: tuple[str, ...] = ("linear", "logistic")
 DEFAULT_LR = {"linear": 0.1, "logistic": 0.5}
@@ -139,27 +152,24 @@ def validate_batch_inputs(model: str, n_samples: int, batch_size: int,
                           epochs: int, lr: float, seed: int) -> None:
     """Raise ``ValueError`` in plain words for inputs the panel cannot run."""
     if not model:
-        raise BadInput("Choose a model: 'linear' or 'logistic'.")
+        raise BadInput(MESSAGES["no_model"])
     if model not in MODELS:
-        raise BadInput(f"Unknown model {model!r}. Choose 'linear' or 'logistic'.")
+        raise BadInput(fill(MESSAGES["unknown_model"], name=repr(model)))
 
     def whole(value: Any, label: str, low: int, high: int) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
                 or not low <= value <= high:
-            raise BadInput(f"{label} must be a whole number from {low} to {high}.")
+            raise BadInput(fill(NUMBER["whole_range"], name=label, low=low, high=high))
 
-    whole(n_samples, "The number of samples", 16, MAX_SAMPLES)
-    whole(batch_size, "The mini-batch size", 1, n_samples)
-    whole(epochs, "The number of epochs", 1, MAX_EPOCHS)
-    whole(seed, "The seed", 0, 2**32 - 1)
+    whole(n_samples, MESSAGES["n_samples"], 16, MAX_SAMPLES)
+    whole(batch_size, MESSAGES["batch_size"], 1, n_samples)
+    whole(epochs, MESSAGES["epochs"], 1, MAX_EPOCHS)
+    whole(seed, MESSAGES["seed"], 0, 2**32 - 1)
     if n_samples * epochs > MAX_SAMPLE_PASSES:
-        raise BadInput(
-            f"Samples x epochs must be at most {MAX_SAMPLE_PASSES} so the SGD run "
-            "stays quick; use fewer samples or fewer epochs."
-        )
+        raise BadInput(fill(MESSAGES["passes"], most=MAX_SAMPLE_PASSES))
     if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)) \
             or not math.isfinite(lr) or not 0 < lr <= 100:
-        raise BadInput("The learning rate must be a number greater than 0 and at most 100.")
+        raise BadInput(MESSAGES["lr"])
 
 
 def _path_losses(data: Dataset, ws: list[float], bs: list[float]) -> list[float]:

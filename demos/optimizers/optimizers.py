@@ -22,9 +22,25 @@ from typing import Any
 import numpy as np
 
 from demos.optimizers import update_rules
+from demos.optimizers.surfaces import MESSAGES as SURFACE_ERRORS
 from demos.optimizers.surfaces import SURFACE_NAMES, Surface, get_surface
 from demos.optimizers.update_rules import EXPLANATIONS, OPTIMIZER_NAMES, default_eps
+from shared import errors
+from shared.templates import fill
+from shared.validation import MESSAGES as CHOICE
 from shared.validation import BadInput, finite
+
+# The names the settings are refused under, and this module's own errors (shared.errors).
+NAMES = errors.templates("error.optimizers", {
+    "lr": "The learning rate", "momentum": "Momentum", "beta1": "beta1", "beta2": "beta2",
+    "rho": "Adadelta's rho", "alpha": "RMSprop's alpha",
+    "eps": "Epsilon", "weight_decay": "Weight decay", "adadelta_lr": "Adadelta's learning rate",
+    "lr_of": "The learning rate of [optimizer]", "noise": "Gradient noise", "x0": "The start x",
+    "y0": "The start y",
+    "seed": "The seed must be a whole number from 0 to 2**32 - 1, got [value].",
+    "no_optimizer": "Pick at least one optimizer.",
+    "steps": "The number of steps must be a whole number from 1 to [most].",
+})
 
 __all__ = [
     "EXPLANATIONS", "OPTIMIZER_NAMES", "Hyper", "Trajectory", "default_eps",
@@ -85,45 +101,44 @@ class Trajectory:
 
 def validate_hyper(hyper: Hyper) -> None:
     """Raise ``BadInput`` with a plain-English message for a bad setting."""
-    finite(hyper.lr, "The learning rate", low=0.0, low_open=True)
-    finite(hyper.momentum, "Momentum", low=0.0, high=1.0, high_open=True)
-    finite(hyper.beta1, "beta1", low=0.0, high=1.0, high_open=True)
-    finite(hyper.beta2, "beta2", low=0.0, high=1.0, high_open=True)
-    finite(hyper.rho, "Adadelta's rho", low=0.0, high=1.0, high_open=True)
-    finite(hyper.alpha, "RMSprop's alpha", low=0.0, high=1.0, high_open=True)
+    finite(hyper.lr, NAMES["lr"], low=0.0, low_open=True)
+    finite(hyper.momentum, NAMES["momentum"], low=0.0, high=1.0, high_open=True)
+    finite(hyper.beta1, NAMES["beta1"], low=0.0, high=1.0, high_open=True)
+    finite(hyper.beta2, NAMES["beta2"], low=0.0, high=1.0, high_open=True)
+    finite(hyper.rho, NAMES["rho"], low=0.0, high=1.0, high_open=True)
+    finite(hyper.alpha, NAMES["alpha"], low=0.0, high=1.0, high_open=True)
     if hyper.eps is not None:
-        finite(hyper.eps, "Epsilon", low=0.0, low_open=True)
-    finite(hyper.weight_decay, "Weight decay", low=0.0)
-    finite(hyper.adadelta_lr, "Adadelta's learning rate", low=0.0, low_open=True)
+        finite(hyper.eps, NAMES["eps"], low=0.0, low_open=True)
+    finite(hyper.weight_decay, NAMES["weight_decay"], low=0.0)
+    finite(hyper.adadelta_lr, NAMES["adadelta_lr"], low=0.0, low_open=True)
     for name, lr in hyper.lrs.items():
         if name not in OPTIMIZER_NAMES:
-            raise BadInput(f"Unknown optimizer {name!r}. Choose from: {', '.join(OPTIMIZER_NAMES)}.")
-        finite(lr, f"The learning rate of {name}", low=0.0, low_open=True)
-    finite(hyper.noise, "Gradient noise", low=0.0)
+            raise BadInput(fill(CHOICE["unknown"], what=CHOICE["what_optimizer"], name=repr(name),
+                                known=", ".join(OPTIMIZER_NAMES)))
+        finite(lr, fill(NAMES["lr_of"], optimizer=name), low=0.0, low_open=True)
+    finite(hyper.noise, NAMES["noise"], low=0.0)
     if isinstance(hyper.seed, bool) or not isinstance(hyper.seed, (int, np.integer)) \
             or not 0 <= hyper.seed < 2**32:
-        raise BadInput(f"The seed must be a whole number from 0 to 2**32 - 1, got {hyper.seed!r}.")
+        raise BadInput(fill(NAMES["seed"], value=repr(hyper.seed)))
 
 
 def validate_run(surface_name: str, names: list[str] | tuple[str, ...],
                  steps: int, x0: float = 0.0, y0: float = 0.0) -> None:
     """Check the non-hyperparameter inputs of a run; raise ``BadInput``."""
     if surface_name not in SURFACE_NAMES:
-        raise BadInput(
-            f"Unknown surface {surface_name!r}. Choose one of: {', '.join(SURFACE_NAMES)}."
-        )
+        raise BadInput(fill(SURFACE_ERRORS["unknown_surface"], name=repr(surface_name),
+                            known=", ".join(SURFACE_NAMES)))
     if not names:
-        raise BadInput("Pick at least one optimizer.")
+        raise BadInput(NAMES["no_optimizer"])
     unknown = [n for n in names if n not in OPTIMIZER_NAMES]
     if unknown:
-        raise BadInput(
-            f"Unknown optimizer {unknown[0]!r}. Choose from: {', '.join(OPTIMIZER_NAMES)}."
-        )
+        raise BadInput(fill(CHOICE["unknown"], what=CHOICE["what_optimizer"], name=repr(unknown[0]),
+                            known=", ".join(OPTIMIZER_NAMES)))
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) \
             or not 1 <= steps <= MAX_STEPS:
-        raise BadInput(f"The number of steps must be a whole number from 1 to {MAX_STEPS}.")
-    finite(x0, "The start x", low=-MAX_COORD, high=MAX_COORD)
-    finite(y0, "The start y", low=-MAX_COORD, high=MAX_COORD)
+        raise BadInput(fill(NAMES["steps"], most=MAX_STEPS))
+    finite(x0, NAMES["x0"], low=-MAX_COORD, high=MAX_COORD)
+    finite(y0, NAMES["y0"], low=-MAX_COORD, high=MAX_COORD)
 
 
 def _noise(hyper: Hyper, steps: int) -> list[list[float]] | None:

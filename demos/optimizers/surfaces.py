@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 
 from demos.optimizers.update_rules import OPTIMIZER_NAMES
+from shared import errors
+from shared.templates import fill
 from shared.validation import BadInput
+
+MESSAGES = errors.templates("error.optimizers", {
+    "condition": "The condition number must be a number between 1 and 1000.",
+    "unknown_surface": "Unknown surface [name]. Choose one of: [known].",
+})
 
 Point = tuple[float, float]
 # (x, y, xp) -> value; and (x, y, xp) -> (d/dx, d/dy).
@@ -235,13 +242,11 @@ def get_surface(name: str, condition: float = 10.0) -> Surface:
     except (TypeError, ValueError):
         kappa = math.nan
     if not math.isfinite(kappa) or not 1.0 <= kappa <= 1000.0:
-        raise BadInput("The condition number must be a number between 1 and 1000.")
+        raise BadInput(MESSAGES["condition"])
     if name in _FIXED:
         return _FIXED[name]
     if name != "Ill-conditioned quadratic":
-        raise BadInput(
-            f"Unknown surface {name!r}. Choose one of: {', '.join(SURFACE_NAMES)}."
-        )
+        raise BadInput(fill(MESSAGES["unknown_surface"], name=repr(name), known=", ".join(SURFACE_NAMES)))
     f, grad = _make_quadratic(kappa)
     return Surface(
         "Ill-conditioned quadratic", f, grad, (-3.0, 3.0, -3.0, 3.0),

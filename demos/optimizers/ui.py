@@ -28,8 +28,9 @@ from demos.optimizers.optimizers import (
     validate_run,
 )
 from demos.optimizers.surfaces import DEFAULT_CONDITION, SURFACE_NAMES, get_surface
-from shared import ui
+from shared import errors, ui
 from shared.i18n import tr
+from shared.templates import fill
 from shared.validation import BadInput
 
 QUESTION = "How do SGD, Momentum, Nesterov, Adagrad, Adadelta, RMSprop and Adam differ?"
@@ -90,6 +91,15 @@ def _hyper(*, lr, momentum, beta1, beta2, rho, alpha, eps, weight_decay, noise, 
                  seed=seed_value, adadelta_lr=adadelta_lr, lrs=lrs)
 
 
+# The errors of this tab's own checks, in English as the API gives them (shared.errors).
+MESSAGES = errors.templates("error.optimizers", {
+    "no_lr": "No learning rate for [optimizer]: give lr one rate per chosen optimizer, or one number for "
+             "all.",
+    "step": "The step to show must be a whole number from 1 on, not [value].",
+    "diverged": "[optimizer] diverged on its first step: lower the learning rate.",
+})
+
+
 def _steps(steps: Any) -> int:
     if isinstance(steps, float) and steps.is_integer():
         return int(steps)
@@ -106,8 +116,7 @@ def _prepare(surface: str, names: list[str], given: dict[str, Any]) -> tuple[Any
     if hyper.lrs:
         missing = [n for n in names if n not in hyper.lrs and n != "Adadelta"]
         if missing:
-            raise BadInput(f"No learning rate for {missing[0]}: give lr one rate per chosen optimizer, "
-                             "or one number for all.")
+            raise BadInput(fill(MESSAGES["no_lr"], optimizer=missing[0]))
     return get_surface(surface, condition=given["condition"]), steps, hyper
 
 
@@ -188,11 +197,11 @@ def step_view(surface: str, optimizer: str, step: int = 1, lr: Rate = 0.001, ste
     lang = _language(request)
     step = _steps(step)
     if isinstance(step, bool) or not isinstance(step, int) or step < 1:
-        raise BadInput(f"The step to show must be a whole number from 1 on, not {step}.")
+        raise BadInput(fill(MESSAGES["step"], value=step))
     surf, steps, hyper = _prepare(surface, [optimizer] if optimizer else [], locals())
     traj = run(surf, optimizer, x0, y0, steps, hyper)
     if len(traj.xs) == 1:
-        raise BadInput(f"{optimizer} diverged on its first step: lower the learning rate.")
+        raise BadInput(fill(MESSAGES["diverged"], optimizer=optimizer))
     step = min(max(1, step), len(traj.xs) - 1)
     return plots.step_figure(surf, traj, step, lang), _state_markdown(traj, step, lang)
 

@@ -18,7 +18,7 @@ from demos.pose import registry as zoo
 from demos.pose.data import SKELETON
 from demos.pose.inference import as_json, estimate
 from shared import components as inputs
-from shared import domain, ui
+from shared import domain, errors, ui
 from shared.device import gpu
 from shared.drawing import draw_skeletons, heat_overlay
 from shared.i18n import (
@@ -77,10 +77,15 @@ HigherHRNet-W32 67.1); bottom-up wins on crowded scenes under a fixed time budge
 """
 
 
+# The names the thresholds are refused under (shared.errors).
+NAMES = errors.templates("error.pose", {"keypoint_threshold": "The keypoint threshold",
+                                        "person_threshold": "The person threshold"})
+
+
 def _validate(methods, keypoint_threshold, person_threshold) -> tuple[list[str], float, float]:
     names = ui.chosen_models(methods, zoo.pose_names(), what="method")
-    kt = ui.finite(keypoint_threshold, "The keypoint threshold", low=0.0, high=1.0)
-    pt = ui.finite(person_threshold, "The person threshold", low=0.0, high=1.0)
+    kt = ui.finite(keypoint_threshold, NAMES["keypoint_threshold"], low=0.0, high=1.0)
+    pt = ui.finite(person_threshold, NAMES["person_threshold"], low=0.0, high=1.0)
     return names, kt, pt
 
 

@@ -31,6 +31,7 @@ from torchvision.ops import roi_align, roi_pool
 from demos.detection import registry as detection_models
 from demos.detection.data import to_tensor
 from shared import device as devices
+from shared import errors
 from shared.loading import get_model
 from shared.templates import fill
 from shared.validation import BadInput
@@ -45,10 +46,14 @@ MAX_SAMPLING = 8
 SWEEP_STEP = 1 / 64  # of a cell: 129 shifts over ±1 cell, sub-pixel for every stride here
 POINT_SIGMA = 1.0  # the synthetic point feature's Gaussian width, in cells
 METHODS = ("ROIPool", "ROIAlign, aligned=False", "ROIAlign, aligned=True")
-# The error for a stride the detector has no level at; values go in at [name], so the tab can
-# write it in the page's language.
-NO_LEVEL = ("The detector's feature pyramid has levels at strides 8 and 16 only (got [stride]); choose "
-            "one of those, or the raw image.")
+# The errors of a stride or a feature map this module lacks; values go in at [name], so the page
+# gets them in its own language (shared.errors).
+NO_LEVEL = errors.template("roi.error.no_level", "The detector's feature pyramid has levels at strides 8 and "
+                           "16 only (got [stride]); choose one of those, or the raw image.")
+MESSAGES = errors.templates("error.roi", {
+    "stride": "The feature stride must be one of [strides] (got [stride]).",
+    "unknown_map": "Unknown feature map [name]; the demo needs one of: [known].",
+})
 # What each feature source is, in English. Values go in at [name] (shared.templates), so the tab
 # can describe a map from its own texts in another language (`describe`).
 DESCRIPTIONS = {"detector": "[model] FPN level [level] (stride [stride], [channels] channels)",
@@ -105,7 +110,7 @@ def image_features(image: Image.Image, stride: int) -> FeatureMap:
     """The image's brightness averaged over stride x stride blocks: a one-channel map whose
     cells are exactly the pixel blocks they summarise."""
     if stride not in STRIDES:
-        raise BadInput(f"The feature stride must be one of {', '.join(map(str, STRIDES))} (got {stride}).")
+        raise BadInput(fill(MESSAGES["stride"], strides=", ".join(map(str, STRIDES)), stride=stride))
     t0 = time.perf_counter()
     rgb = to_tensor(image)  # (3, H, W) in [0, 1]
     luma = (torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1) * rgb).sum(0)  # (H, W)
@@ -118,7 +123,7 @@ def feature_map(image: Image.Image, source: str, stride: int) -> FeatureMap:
         return detector_features(image, stride)
     if source == "image":
         return image_features(image, stride)
-    raise BadInput(f"Unknown feature map {source!r}; the demo needs one of: {', '.join(FEATURES)}.")
+    raise BadInput(fill(MESSAGES["unknown_map"], name=repr(source), known=", ".join(FEATURES)))
 
 
 @functools.cache

@@ -21,7 +21,6 @@ from demos.roi.pooling import (
     MAX_OUTPUT,
     MAX_SAMPLING,
     METHODS,
-    NO_LEVEL,
     STRIDES,
     Analysis,
     analyse,
@@ -29,13 +28,15 @@ from demos.roi.pooling import (
     detector_cell_centre,
     feature_map,
 )
+from demos.roi.pooling import MESSAGES as POOLING
 from shared import components as inputs
-from shared import ui
+from shared import errors, ui
 from shared.device import gpu
 from shared.drawing import cjk_font
-from shared.i18n import CHINESE, LANGUAGE_JS, message_in, request_language, text_in, tr
+from shared.i18n import CHINESE, LANGUAGE_JS, request_language, text_in, tr
 from shared.images import BadInput, load_image
 from shared.templates import fill
+from shared.validation import MESSAGES as NUMBER
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MAX_SIDE = 640  # the example photos' size; larger images are downscaled to it
@@ -107,18 +108,27 @@ SUMMARY_TEXTS = {
     "summary.nearer_legacy": "the legacy grid",
     "summary.nearer_aligned": "the aligned=True grid",
 }
-# The errors the page's own controls can cause (sliders crossed or past the image, a stride the
-# detector lacks), in English as the API gives them; the page's language gets them from these.
+# The errors this tab's settings can cause, in English as the API gives them; the page's language
+# gets them from these (shared.errors), with the names the numbers are refused under.
 _OUTSIDE = ("The region's [name] = [value] lies outside the image: it must be between 0 and [limit] (the "
             "image's [axis], [width]×[height] pixels).")
-ERRORS = {
-    "error.outside_x": fill(_OUTSIDE, axis="width"),
-    "error.outside_y": fill(_OUTSIDE, axis="height"),
-    "error.order": "The region's [b] ([high]) must be greater than its [a] ([low]): give the top-left corner "
-                   "as x1, y1 and the bottom-right corner as x2, y2.",
-    "error.no_level": NO_LEVEL,
-}
-TEXTS = (plots.TEXTS | SUMMARY_TEXTS | ERRORS
+ERRORS = errors.templates("roi.error", {
+    "outside_x": fill(_OUTSIDE, axis="width"),
+    "outside_y": fill(_OUTSIDE, axis="height"),
+    "order": "The region's [b] ([high]) must be greater than its [a] ([low]): give the top-left corner "
+             "as x1, y1 and the bottom-right corner as x2, y2.",
+})
+MESSAGES = errors.templates("error.roi", {
+    "no_features": "No feature map was chosen; the demo needs one of: 'detector' (the bundled detector's "
+                   "FPN) or 'image' (the raw image, average-pooled).",
+    "unknown_features": "Unknown feature map [name]; choose 'detector' or 'image'.",
+    "stride_name": "The feature stride",
+    "output_size": "The output size",
+    "sampling_ratio": "The sampling ratio (0: adaptive)",
+    "corner": "The region's [corner]",
+    "aligned": "aligned",
+})
+TEXTS = (plots.TEXTS | SUMMARY_TEXTS
          | {f"description.{k}": text for k, text in DESCRIPTIONS.items()})
 # The punctuation that joins the localisation errors goes by language (Chinese uses full-width marks).
 PUNCTUATION = {"en": {"join": "; "}, CHINESE: {"join": "；"}}
@@ -136,24 +146,23 @@ def texts_in(language: str) -> dict[str, str]:
 def _whole(value: float, name: str, low: int, high: int) -> int:
     number = ui.finite(value, name, low=low, high=high)
     if number != int(number):
-        raise BadInput(f"{name} must be a whole number from {low} to {high} (got {number:g}).")
+        raise BadInput(fill(NUMBER["whole_range_got"], name=name, low=low, high=high, value=f"{number:g}"))
     return int(number)
 
 
 def _settings(features: str | None, stride: float, output_size: float, sampling_ratio: float,
               aligned: bool) -> tuple[str, int, int, int, bool]:
     if not features:
-        raise BadInput("No feature map was chosen; the demo needs one of: 'detector' (the bundled "
-                         "detector's FPN) or 'image' (the raw image, average-pooled).")
+        raise BadInput(MESSAGES["no_features"])
     if features not in FEATURES:
-        raise BadInput(f"Unknown feature map {features!r}; choose 'detector' or 'image'.")
-    step = ui.finite(stride, "The feature stride")
+        raise BadInput(fill(MESSAGES["unknown_features"], name=repr(features)))
+    step = ui.finite(stride, MESSAGES["stride_name"])
     if step not in STRIDES:
-        raise BadInput(f"The feature stride must be one of {', '.join(map(str, STRIDES))} (got {step:g}).")
-    output = _whole(output_size, "The output size", 1, MAX_OUTPUT)
-    sampling = _whole(sampling_ratio, "The sampling ratio (0: adaptive)", 0, MAX_SAMPLING)
+        raise BadInput(fill(POOLING["stride"], strides=", ".join(map(str, STRIDES)), stride=f"{step:g}"))
+    output = _whole(output_size, MESSAGES["output_size"], 1, MAX_OUTPUT)
+    sampling = _whole(sampling_ratio, MESSAGES["sampling_ratio"], 0, MAX_SAMPLING)
     if not isinstance(aligned, bool):
-        raise BadInput(f"aligned must be true or false, not {aligned!r}.")
+        raise BadInput(fill(NUMBER["true_or_false"], name=MESSAGES["aligned"], value=repr(aligned)))
     return features, int(step), output, sampling, aligned
 
 
@@ -162,15 +171,15 @@ def _region(x1: float, y1: float, x2: float, y2: float, size: tuple[int, int]) -
     width, height = size
     edges = []
     for name, value, limit in (("x1", x1, width), ("y1", y1, height), ("x2", x2, width), ("y2", y2, height)):
-        v = ui.finite(value, f"The region's {name}")
+        v = ui.finite(value, fill(MESSAGES["corner"], corner=name))
         if not 0 <= v <= limit:
-            raise BadInput(fill(ERRORS[f"error.outside_{name[0]}"], name=name, value=f"{v:g}", limit=limit,
+            raise BadInput(fill(ERRORS[f"outside_{name[0]}"], name=name, value=f"{v:g}", limit=limit,
                                 width=width, height=height))
         edges.append(v)
     x1, y1, x2, y2 = edges
     for low, high, a, b in ((x1, x2, "x1", "x2"), (y1, y2, "y1", "y2")):
         if high <= low:
-            raise BadInput(fill(ERRORS["error.order"], a=a, b=b, low=f"{low:g}", high=f"{high:g}"))
+            raise BadInput(fill(ERRORS["order"], a=a, b=b, low=f"{low:g}", high=f"{high:g}"))
     return x1, y1, x2, y2
 
 
@@ -258,18 +267,12 @@ def roi_endpoint(image: str | None, x1: float, y1: float, x2: float, y2: float, 
     feature map; return the drawn regions, both pooled grids, the shift and localisation plots,
     a summary and JSON."""
     language = request_language(request)
-    try:
-        source, step, output, sampling, aligned = _settings(features, stride, output_size, sampling_ratio,
-                                                            aligned)
-        picture = load_image(image, max_side=MAX_SIDE)
-        region = _region(x1, y1, x2, y2, picture.original_size)
-        box = tuple(v / picture.scale for v in region)  # to the pixels of the image as analysed
-        analysis = analyse(feature_map(picture.image, source, step), box, output, sampling, aligned)
-    except BadInput as exc:  # in the page's language where the page's controls caused it
-        said = message_in(str(exc), ERRORS, "roi", language)
-        if said == str(exc):
-            raise
-        raise BadInput(said) from None
+    source, step, output, sampling, aligned = _settings(features, stride, output_size, sampling_ratio,
+                                                        aligned)
+    picture = load_image(image, max_side=MAX_SIDE)
+    region = _region(x1, y1, x2, y2, picture.original_size)
+    box = tuple(v / picture.scale for v in region)  # to the pixels of the image as analysed
+    analysis = analyse(feature_map(picture.image, source, step), box, output, sampling, aligned)
     t = texts_in(language)
     drawn = t if cjk_font(12) is not None else TEXTS  # the pictures need a font with Chinese glyphs
     return (plots.overlay(picture.image, analysis, drawn), plots.pooled_grids(analysis, drawn),
