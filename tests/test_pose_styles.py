@@ -119,3 +119,50 @@ def test_styled_batches_for_the_top_down_models(model: str, tmp_path: Path):
     meta = train_main([*common, "--steps", "1"])
     assert meta["steps"] == 1 and meta["data"] == "styled"
     assert np.isfinite([v for k, v in meta["curve"][0].items() if k not in ("step",)]).all()
+
+
+# ---------------------------------------------------------------- calibration (the count's settings)
+
+
+def _person(score: float) -> tuple[np.ndarray, float]:
+    keypoints = np.zeros((NUM_KEYPOINTS, 3))
+    keypoints[:, 2] = 0.9  # every keypoint confident
+    return keypoints, score
+
+
+def test_count_table_counts_people_at_each_threshold() -> None:
+    from demos.pose.calibrate import PERSON_THRESHOLDS, count_table
+
+    # Scene 1: two people, both must be found; found at scores 0.9 and 0.25.
+    # Scene 2: one person who may be missed (must 0); found at 0.15, plus a 0.35 duplicate.
+    val_raw = [({0.5: [_person(0.9), _person(0.25)]}, 2, 2),
+               ({0.5: [_person(0.15), _person(0.35)]}, 0, 1)]
+    empty_raw = [{0.5: [_person(0.22)]}, {0.5: []}]
+    rows = {r["person_threshold"]: r for r in count_table(val_raw, empty_raw)}
+    assert set(rows) == set(PERSON_THRESHOLDS)
+    # 0.1: scene 1 right (2), scene 2 wrong (2 > 1); one empty scene has someone.
+    assert rows[0.1]["count_right"] == 0.5 and rows[0.1]["mean_count_error"] == 0.5
+    assert rows[0.1]["empty_nobody"] == 0.5
+    # 0.3: scene 1 finds one of its two (wrong), scene 2 finds one (right); nobody on empty scenes.
+    assert rows[0.3]["count_right"] == 0.5 and rows[0.3]["mean_count_error"] == -0.5
+    assert rows[0.3]["empty_nobody"] == 1.0
+    # 0.4: scene 1 one of two (wrong), scene 2 none (right: nobody had to be found).
+    assert rows[0.4]["count_right"] == 0.5 and rows[0.4]["mean_count_error"] == -1.0
+
+
+def test_readme_calibration_table_matches_its_results_file() -> None:
+    """The README's calibration rows are the measured ones (calibration.json), as rounded there."""
+    record = json.loads((Path(__file__).resolve().parent.parent / "demos/pose/results/calibration.json")
+                        .read_text())
+    rows = {(name, r["nms"], r["person_threshold"]): r for name, found in record["models"].items()
+            for r in found}
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+    def cell(name: str, nms, person: float) -> str:
+        r = rows[(name, nms, person)]
+        return f"{round(100 * r['count_right'])} % | {r['mean_count_error']:+.2f}".replace("-", "−")
+
+    top, bottom = "tiny-topdown-pose", "tiny-bottomup-pose"
+    assert f"| defaults (person 0.2; NMS 0.6) | {cell(top, 0.6, 0.2)} | {cell(bottom, None, 0.2)} |" in readme
+    assert f"| top-down NMS 0.4, person 0.2 | {cell(top, 0.4, 0.2)} | | |" in readme
+    assert f"| bottom-up person 0.3 | | | {cell(bottom, None, 0.3)} |" in readme
