@@ -26,7 +26,16 @@ def test_accelerate_measures_every_technique_against_fp32_and_keeps_the_result(c
     assert rows["channels-last"]["metric"] == "edge F-score" and abs(rows["channels-last"]["change"]) < 0.01
     assert rows["CUDA graphs"]["status"] == "skipped" and "CUDA GPU" in rows["CUDA graphs"]["reason"]
     assert data["size"] == [128, 96] and data["weights"] == "bundled" and not data["kept"]
-    assert data["machine"] in summary and "Measured on" in summary and "Fastest faithful" in summary
+    assert data["machine"] in summary and "Measured on" in summary
+    # The verdict follows the measured rows (timings on a shared machine decide which one it is).
+    faster = [r for r in data["rows"] if r["status"] == "measured" and r["faithful"]
+              and (r["speedup"] or 0) > 1 and r["technique"] != "fp32 eager"
+              and (r["change"] is None or r["change"] >= -0.005)]
+    if faster:
+        best = max(faster, key=lambda r: r["speedup"])
+        assert f"Fastest faithful technique: **{best['technique']}**" in summary
+    else:
+        assert "No technique was both faithful and faster than fp32 eager here." in summary
     assert figure.get("plot")
     kept, message = cache.latest(GENERATOR)
     assert message == "" and kept is not None and kept.date == data["date"]  # kept for this machine
