@@ -3,6 +3,11 @@
     python -m benchmarks                 # everything
     python -m benchmarks --repeats 10    # fewer repetitions
     python -m benchmarks --no-threads    # skip the three extra app launches of the thread rows
+    python -m benchmarks --only convolution,page   # re-measure some groups (see ONLY)
+
+A run with `--only` leaves the full table as it was measured and writes its rows in a
+section of their own ("Re-measured later"), dated and with its machine and command, which
+replaces the previous such section for the same groups: a table stays one run's.
 
 Figures vary with the machine and its load, so goals are judged on medians measured
 in one run, and every table names the machine it was measured on and every row the
@@ -47,13 +52,14 @@ NOTES = """\
   once (the time until both have answered).
 - **Page** rows (`benchmarks/page.py`, headless Chromium) open each tab by its
   `?tab=` link on the warm app and time the page's load event to the tab's first
-  result on screen. About 0.9 s of each is Gradio's own start in the browser (its
-  component scripts and fonts arrive before any event can be sent, measured with the
-  Resource Timing API); the tab's events take the rest. Each tab computes only when it
-  is first opened: measured on the 2-core build machine, with the app of before (every
-  tab computing on every load, 15 events queued) the same links took 2.1 / 2.4 / 3.6 /
-  3.1 s for models / pose / detection / roi, against 0.9 / 1.4 / 2.5 / 1.8 s now (2–3
-  events).
+  result on screen. Part of each is Gradio's own start in the browser (its component
+  scripts and fonts arrive before any event can be sent); the **page floor** row
+  measures that start, a one-tab page whose load event returns one picture
+  (`benchmarks/page_floor.py`), in the same run, and each tab's row gives its ratio to
+  it. Each tab computes only when it is first opened: measured on the 2-core build
+  machine, with the app of before (every tab computing on every load, 15 events
+  queued) the same links took 2.1 / 2.4 / 3.6 / 3.1 s for models / pose / detection /
+  roi, against 0.9 / 1.4 / 2.5 / 1.8 s now (2–3 events).
 
 ## What was changed to meet the goals, and why
 
@@ -156,13 +162,56 @@ def run(repeats: int, threads: bool = True) -> tuple[list[dict], dict[str, str]]
     return rows, texts
 
 
+def _convolution_rows(repeats: int) -> list[dict]:
+    from gradio_client import Client
+
+    rows = convolution.model_rows(repeats) + convolution.frontier_rows()
+    with launched_app(script=["-m", "benchmarks.floor"]) as floor_app, launched_app() as app:
+        client, floor_client = Client(app.url, verbose=False), Client(floor_app.url, verbose=False)
+        rows += convolution.end_to_end_rows(client, floor_client, repeats)
+    return rows
+
+
+def _page_rows(repeats: int) -> list[dict]:
+    with launched_app() as app:
+        return page.rows(app.url, list(page.FIRST_RESULT), max(3, repeats // 5))
+
+
+# Groups a run can re-measure on their own: name -> rows (given the repeats).
+ONLY = {"convolution": _convolution_rows, "page": _page_rows}
+
+
+def later_section(existing: str, groups: list[str], header: str, command: str, rows: list[dict]) -> str:
+    """`existing` (BENCHMARKS.md) with one "Re-measured later" section for `groups`, replacing an
+    earlier one for the same groups and leaving everything else as it was."""
+    title = f"## Re-measured later: {', '.join(groups)}"
+    section = (f"{title}\n\n{header}\nCommand: `{command}`. These rows supersede the full "
+               f"table's rows of the same measurements.\n\n{table(rows)}\n")
+    parts = [q.rstrip("\n") for q in existing.rstrip("\n").split("\n## ")]
+    kept = [parts[0]] + [q for q in parts[1:] if not ("## " + q).startswith(title + "\n")]
+    return "\n\n## ".join(kept) + "\n\n" + section
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--no-threads", action="store_true", help="skip the thread-count rows")
     p.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    p.add_argument("--only", default="", help=f"comma-separated groups to re-measure: {', '.join(ONLY)}")
     args = p.parse_args()
     header = f"Measured {dt.date.today()} on: {machine()}."
+    if args.only:
+        groups = [g.strip() for g in args.only.split(",") if g.strip()]
+        unknown = sorted(set(groups) - set(ONLY))
+        if unknown:
+            raise SystemExit(f"unknown group(s) {', '.join(unknown)}; choose from {', '.join(ONLY)}")
+        configure_threads()
+        rows = [r for g in groups for r in ONLY[g](args.repeats)]
+        command = f"python -m benchmarks --only {','.join(groups)} --repeats {args.repeats}"
+        existing = args.out.read_text() if args.out.exists() else "# Benchmarks\n"
+        args.out.write_text(later_section(existing, groups, header, command, rows))
+        print(table(rows))
+        return
     rows, texts = run(args.repeats, threads=not args.no_threads)
     flags = " --no-threads" if args.no_threads else ""
     text = (f"# Benchmarks\n\n{header}\nCommand: `python -m benchmarks --repeats {args.repeats}{flags}`.\n\n"

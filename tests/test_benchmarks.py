@@ -97,3 +97,17 @@ def test_convolution_frontier_rows_state_the_goal_from_the_measured_points():
     _finite_rows(rows)
     assert rows and rows[0]["unit"] == "×" and rows[0]["met"] in (True, False)
     assert "within 1 AP" in rows[0]["what"] and "frontier.json" in rows[0]["what"]
+
+
+def test_a_later_section_replaces_its_own_groups_only():
+    from benchmarks.__main__ import later_section
+
+    full = "# Benchmarks\n\nMeasured then.\n\n| table |\n\n## How to read it\n\nNotes.\n"
+    first = later_section(full, ["page"], "Measured once.", "cmd", [row("page: a", 900.0)])
+    again = later_section(first, ["page"], "Measured twice.", "cmd", [row("page: a", 800.0)])
+    both = later_section(again, ["convolution"], "Measured conv.", "cmd", [row("convolution: b", 3.0)])
+    assert both.startswith(full.rstrip("\n") + "\n\n## Re-measured later: page\n")
+    assert "Measured once." not in both and both.count("## Re-measured later: page\n") == 1
+    assert "800.0 ms" in both and "900.0 ms" not in both
+    assert both.index("## Re-measured later: page") < both.index("## Re-measured later: convolution")
+    assert "\n\n\n" not in both
