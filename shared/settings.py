@@ -71,11 +71,6 @@ def on_zerogpu() -> bool:
     return _flag("SPACES_ZERO_GPU")
 
 
-def cache_examples() -> bool:
-    """Cache `gr.Examples` results lazily: on Spaces, or when asked to here."""
-    return _text("SYSTEM") == "spaces" or _text("VISIONLAB_CACHE_EXAMPLES") == "1"
-
-
 def acceleration_dir() -> Path:
     """`VISIONLAB_ACCELERATION_DIR`: where measured speed-ups and checked serving paths are kept,
     one file per machine (artifacts/acceleration, which git ignores, unless set)."""

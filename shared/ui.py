@@ -272,9 +272,8 @@ def when_opened(demo: gr.Blocks) -> Callable[..., Any]:
 
 
 def example_caching() -> dict[str, Any]:
-    """How `gr.Examples` caches: lazily on Spaces (the first click computes an example,
-    later visitors get it at once), not at all elsewhere, where a click fills the
-    inputs and the tab's own change events compute the result."""
-    if settings.cache_examples():
-        return {"cache_examples": True, "cache_mode": "lazy"}
+    """How `gr.Examples` caches: never. A click fills the inputs and the tab's own events
+    compute the result in the page's language. A cached example would keep the language,
+    captions and sentences of the first visitor who clicked it and show them to everyone
+    after; the tabs' results take well under a second, so nothing is worth that."""
     return {"cache_examples": False}

@@ -194,23 +194,22 @@ def test_copied_link_reopens_the_view(browser, app_url):
     again.context.close()
 
 
-def test_spaces_cache_each_example_on_first_click(browser, tmp_path, monkeypatch):
-    # On Spaces (SYSTEM=spaces) examples are cached lazily; VISIONLAB_CACHE_EXAMPLES=1 asks
-    # for the same here, with the cache in a fresh folder.
-    monkeypatch.setenv("VISIONLAB_CACHE_EXAMPLES", "1")
+def test_an_example_is_computed_in_each_visitors_language_and_never_cached(browser, tmp_path, monkeypatch):
+    # A cached example would show the first visitor's language to everyone after (its captions
+    # are per-request texts), so examples are not cached, on Spaces (SYSTEM=spaces) either.
+    monkeypatch.setenv("SYSTEM", "spaces")
     monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path))
     from tests.conftest import served
 
+    captions = "() => [...document.querySelectorAll('#pose-gallery .caption-label')].map(e => e.innerText)"
     with served(["pose"]) as url:
-        page = _open(browser, url, ready=selectors("pose")[0])  # one demo alone: no tabs
-        page.locator(selectors("pose")[1]).nth(1).click()
-        page.wait_for_function("() => [...document.querySelectorAll('#pose-gallery img')]"
-                               ".length > 0", timeout=60_000)
-        page.wait_for_timeout(2000)
-        _no_error_toast(page)
-        cached = [p for p in tmp_path.rglob("*") if p.is_file()]
-        assert cached, "clicking an example cached nothing"
-        page.context.close()
+        for locale, word in (("zh-CN", " 人"), ("en-US", " people")):
+            page = _open(browser, url, ready=selectors("pose")[0], locale=locale)  # one demo alone
+            page.locator(selectors("pose")[1]).nth(1).click()
+            page.wait_for_function(f"() => ({captions})().some(t => t.includes({word!r}))", timeout=60_000)
+            _no_error_toast(page)
+            page.context.close()
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()], "an example was cached"
 
 
 def test_figures_can_be_downloaded(page):
