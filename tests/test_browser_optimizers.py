@@ -147,6 +147,8 @@ def test_phone_gets_a_full_width_map_and_no_toolbar_over_a_title(browser, url):
     page.screenshot(path=str(ARTIFACTS / "phone_optimizers_contour.png"), full_page=True)
     assert widths["figure"] >= 0.9 * PHONE["width"], widths
     assert widths["map"] >= 0.9 * PHONE["width"], widths
+    page.locator("#optimizers-3d-view").get_by_text(re.compile("3-D")).first.click()  # closed at first
+    page.wait_for_selector("#optimizers-3d .js-plotly-plot", state="visible", timeout=30_000)
     for plot in page.locator("#optimizers-contour, #optimizers-loss, #optimizers-3d, #optimizers-step").all():
         plot.scroll_into_view_if_needed()
         plot.hover()  # the toolbar shows while the pointer (or a finger) is on the plot

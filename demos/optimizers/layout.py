@@ -135,8 +135,13 @@ def build(first: Surface, t: Text, about: Callable[[str], Any]) -> SimpleNamespa
                     w.seed = ui_inputs.Number(0, precision=0, label=t("seed", "noise seed"))
             with gr.Column(scale=3):
                 w.contour = gr.Plot(elem_id="optimizers-contour", show_label=False)
-                with gr.Row():
-                    w.loss_plot = gr.Plot(elem_id="optimizers-loss", show_label=False)
+                w.loss_plot = gr.Plot(elem_id="optimizers-loss", show_label=False)
+                # Closed at first: a closed accordion's plot is drawn only when opened, and the
+                # 3-D surface (WebGL) took a browser longer to draw than the rest of the tab
+                # together, holding back the contour map (1.8 s against 3.0 s to the map on this
+                # machine's headless Chromium).
+                with gr.Accordion(t("surface3d", "The surface in 3-D"), open=False,
+                                  elem_id="optimizers-3d-view"):
                     w.surface_plot = gr.Plot(elem_id="optimizers-3d", show_label=False)
                 w.table = gr.Dataframe(
                     headers=TABLE_HEADERS,

@@ -32,7 +32,7 @@ COLORS: dict[str, str] = {
 BATCH_COLORS = ("#1f77b4", "#d62728", "#2ca02c")  # BGD, SGD, mini-batch
 MAX_PATH_POINTS = 500
 GRID_N = 80
-# The 3-D view is a thumbnail beside the contour map: a coarser mesh and thinner paths
+# The 3-D view is a smaller picture under the contour map: a coarser mesh and thinner paths
 # look the same there and halve its share of every response.
 GRID_N_3D = 50
 PATH_POINTS_3D = 150
