@@ -148,7 +148,7 @@ REACH = ("The shipped generator's convolutions reach [theoretical] px (±[half] 
 MOVED = ("**Trained on exactly this task** (the position pair, [steps] steps), the left→right generator "
          "moves the objects [moved] px of the [needed] px a true translation needs: [kept] of their pixels "
          "stay where they were, [arrived] of the destination fills, and [leave] of [n] held-out scenes are "
-         "classed as *left in place*. Its own gradients reach no further: half within [own_r50] px, 75 % "
+         "classed as *left in place*. Its own gradients stay local too: half within [own_r50] px, 75 % "
          "within [own_r75] px, [own_on] on the object. Measured by `python -m demos.cyclegan.evaluate` and "
          "`python -m demos.cyclegan.receptive --checkpoint checkpoints/cyclegan_position.safetensors`.")
 POSITION_RESULTS = receptive.RESULTS.with_name("position.json")
