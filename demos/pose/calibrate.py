@@ -19,7 +19,6 @@ It changes no default; the README reports what it found.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import torch
 
 from .data import to_tensor
 from .evaluate import scenes
-from .goals import MUST_FIND_VISIBLE
+from .goals import MUST_FIND_VISIBLE, each_bundled_model
 from .inference import run, to_people
 from .topdown import TopDownPose
 
@@ -102,31 +101,16 @@ def format_rows(name: str, rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from shared.device import machine_description
-    from shared.loading import get_model
-
-    from . import registry
-
     parser = argparse.ArgumentParser(description="Counting people against the person threshold and NMS")
     parser.add_argument("--n", type=int, default=200, help="styled tune scenes with 1-6 people")
     parser.add_argument("--empty", type=int, default=100, help="empty cluttered tune scenes")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args(argv)
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    results = {}
-    for name in registry.bundled_names():
-        results[name] = measure(get_model(name), args.n, args.empty)
-        print(format_rows(name, results[name]) + "\n", flush=True)
-    if args.json:
-        command = "python -m demos.pose.calibrate " + " ".join(sys.argv[1:] if argv is None else argv)
-        record = {"machine": machine_description(), "command": command, "tune_start": TUNE_START,
-                  "sizes": {"styled_val": args.n, "empty": args.empty}, "models": results}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=1) + "\n")
-        print(f"wrote {args.json}")
-    return results
+    command = "python -m demos.pose.calibrate " + " ".join(sys.argv[1:] if argv is None else argv)
+    sizes = {"styled_val": args.n, "empty": args.empty}
+    return each_bundled_model(lambda m: measure(m, args.n, args.empty), format_rows, args.threads, args.json,
+                              command, tune_start=TUNE_START, sizes=sizes)
 
 
 if __name__ == "__main__":

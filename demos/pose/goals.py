@@ -26,7 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -148,12 +150,31 @@ def format_report(name: str, m: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def each_bundled_model(measure_one: Callable[[torch.nn.Module], Any], report: Callable[[str, Any], str],
+                       threads: int, json_path: Path | None, command: str, **record: Any) -> dict:
+    """`measure_one` on every bundled pose model, each `report` printed as it finishes; with
+    `json_path`, the results written there with the machine, the command and `record`."""
     from shared.device import machine_description
     from shared.loading import get_model
 
     from . import registry
 
+    if threads > 0:
+        torch.set_num_threads(threads)
+    results = {}
+    for name in registry.bundled_names():
+        results[name] = measure_one(get_model(name))
+        print(report(name, results[name]) + "\n", flush=True)
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        full = {**record, "machine": machine_description(), "torch_threads": torch.get_num_threads(),
+                "command": command, "models": results}
+        json_path.write_text(json.dumps(full, indent=1) + "\n")
+        print(f"wrote {json_path}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description="The bundled pose models against their goals")
     parser.add_argument("--n", type=int, default=200, help="styled val scenes")
     parser.add_argument("--empty", type=int, default=100, help="empty cluttered scenes")
@@ -162,20 +183,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args(argv)
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    results = {}
-    for name in registry.bundled_names():
-        results[name] = measure(get_model(name), args.n, args.empty, args.heldout, args.plain_n)
-        print(format_report(name, results[name]) + "\n", flush=True)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        command = "python -m demos.pose.goals " + " ".join(sys.argv[1:] if argv is None else argv)
-        record = {"goals": GOALS, "machine": machine_description(), "torch_threads": torch.get_num_threads(),
-                  "command": command, "models": results}
-        args.json.write_text(json.dumps(record, indent=1) + "\n")
-        print(f"wrote {args.json}")
-    return results
+    command = "python -m demos.pose.goals " + " ".join(sys.argv[1:] if argv is None else argv)
+    return each_bundled_model(lambda m: measure(m, args.n, args.empty, args.heldout, args.plain_n),
+                              format_report, args.threads, args.json, command, goals=GOALS)
 
 
 if __name__ == "__main__":
