@@ -51,6 +51,24 @@ def test_focal_equals_cross_entropy_when_gamma_zero_and_alpha_off() -> None:
     torch.testing.assert_close(fl, ce)
 
 
+@pytest.mark.parametrize("gamma", [0.25, 0.5])
+def test_focal_below_gamma_one_has_torchvisions_value_and_finite_gradients_at_saturated_logits(gamma) -> None:
+    gen = torch.Generator().manual_seed(1)
+    logits = torch.randn(300, 5, generator=gen) * 6
+    targets = (torch.rand(300, 5, generator=gen) < 0.1).float()
+    ours = losses.focal_terms(logits, targets, gamma, 0.5)
+    theirs = torchvision.ops.sigmoid_focal_loss(logits, targets, alpha=0.5, gamma=gamma, reduction="none")
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
+    # Logits far enough out that p_t rounds to 1 in float32: torchvision's form has a NaN gradient there.
+    saturated = torch.tensor([[30.0, -30.0, 18.0, -40.0]], requires_grad=True)
+    truth = torch.tensor([[1.0, 0.0, 1.0, 0.0]])
+    torchvision.ops.sigmoid_focal_loss(saturated, truth, alpha=0.5, gamma=gamma, reduction="sum").backward()
+    assert not torch.isfinite(saturated.grad).all()  # the trap this form avoids
+    saturated.grad = None
+    losses.focal_terms(saturated, truth, gamma, 0.5).sum().backward()
+    assert torch.isfinite(saturated.grad).all() and saturated.grad.abs().max() < 1e-6
+
+
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9, 0.99])
 @pytest.mark.parametrize("target", [0.0, 1.0])
 def test_focal_down_weights_as_the_formula_says(p: float, target: float) -> None:

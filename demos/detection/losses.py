@@ -48,9 +48,21 @@ def focal_curve(p_t: torch.Tensor, gamma: float) -> torch.Tensor:
 def focal_terms(
     logits: torch.Tensor, targets: torch.Tensor, gamma: float, alpha: float | None
 ) -> torch.Tensor:
-    """(A, K) focal loss of every binary term; alpha=None turns the weighting off."""
-    return sigmoid_focal_loss(logits, targets, alpha=-1 if alpha is None else alpha, gamma=gamma,
-                              reduction="none")
+    """(A, K) focal loss of every binary term (targets 0 or 1); alpha=None turns the weighting off."""
+    if not 0 < gamma < 1:
+        return sigmoid_focal_loss(logits, targets, alpha=-1 if alpha is None else alpha, gamma=gamma,
+                                  reduction="none")
+    # For 0 < γ < 1 the derivative of (1 - p_t)^γ grows without bound as p_t -> 1, and in float32
+    # p_t rounds to 1 once |logit| > ~17: torchvision's (1 - p_t) ** γ then gives NaN gradients and
+    # training dies (a known trap: fizyr/keras-retinanet#706, google-deepmind/optax#1267). The same
+    # factor as exp(γ log(1 - p_t)), with log(1 - p_t) = logsigmoid(-z) and p_t = sigmoid(z), has a
+    # bounded derivative; the loss's value is unchanged.
+    z = logits * (2 * targets - 1)  # (A, K): the logit signed so that p_t = sigmoid(z)
+    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    terms = ce * torch.exp(gamma * F.logsigmoid(-z))
+    if alpha is None:
+        return terms
+    return (alpha * targets + (1 - alpha) * (1 - targets)) * terms
 
 
 def focal_loss(
