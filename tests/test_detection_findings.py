@@ -226,20 +226,25 @@ def test_the_paper_comparison_uses_only_levels_tuned_where_measured_and_follows_
 
 
 def test_the_ablation_sentence_judges_the_prior_and_gamma_by_their_intervals() -> None:
-    ce = _cell("ce", 1, 0.48, 0.45, 0.51)
-    cells = [ce, _cell("ce-noprior", 1, 0.30, 0.27, 0.33)]
+    ce = _cell("ce", 1, 0.48, 0.45, 0.51, gap=(0.01, -0.03, 0.05))
+    cells = [ce, _cell("ce-noprior", 1, 0.30, 0.27, 0.33, gap=(0.19, 0.15, 0.23))]
     sentence = findings.ablation_sentence({"cells": cells})
     assert "α-balanced CE gets 30.0 [27.0, 33.0] at 1 object (3 seeds) against 48.0 [45.0, 51.0]" in sentence
-    assert "the prior is part of why CE keeps up" in sentence and "The γ sweep is still in the plan." in sentence
-    cells[1] = _cell("ce-noprior", 1, 0.47, 0.44, 0.50)
-    assert "no difference beyond the noise" in findings.ablation_sentence({"cells": cells})
-    flat = cells + [_cell(arm, 1, 0.49, 0.46, 0.52) for arm in ("focal-g0.5", "focal-g1", "focal", "focal-g5")]
+    assert "focal − CE is 19.0 [15.0, 23.0] points without the prior and 1.0 [-3.0, 5.0] with it" in sentence
+    assert "the prior is part of why CE keeps up" in sentence
+    assert "The γ sweep is still in the plan." in sentence
+    cells[1] = _cell("ce-noprior", 1, 0.47, 0.44, 0.50, gap=(0.02, -0.02, 0.06))
+    assert "does not change CE's standing" in findings.ablation_sentence({"cells": cells})
+    flat = cells + [_cell(arm, 1, 0.49, 0.46, 0.52, gap=(0.0, -0.03, 0.03))
+                    for arm in ("focal-g0.5", "focal-g1", "focal-g5")]
+    flat.append(_cell("focal", 1, 0.49, 0.46, 0.52))
     sentence = findings.ablation_sentence({"cells": flat})
     assert "γ = 0 48.0 [45.0, 51.0]; γ = 0.5 49.0 [46.0, 52.0]" in sentence
     assert "no rise with γ beyond the noise" in sentence and "still in the plan" not in sentence
-    rising = flat[:-1] + [_cell("focal-g5", 1, 0.60, 0.55, 0.65)]
+    rising = [c for c in flat if c["arm"] != "focal-g5"] + [_cell("focal-g5", 1, 0.60, 0.55, 0.65,
+                                                                   gap=(-0.11, -0.15, -0.07))]
     assert "Beyond the noise above γ = 0: γ = 5." in findings.ablation_sentence({"cells": rising})
-    one_seed = {"cells": [ce, _cell("ce-noprior", 1, 0.3, 0.2, 0.4) | {"seeds": [0]}]}
+    one_seed = {"cells": [ce, _cell("ce-noprior", 1, 0.3, 0.2, 0.4, gap=(0.1, 0.0, 0.2)) | {"seeds": [0]}]}
     assert findings.ablation_sentence(one_seed).startswith("The runs that could say why")
     zh = findings.ablation_sentence({"cells": rising}, "zh-CN")
     assert "超出噪声地高于 γ = 0 的：γ = 5。" in zh and _numbers(zh) == _numbers(findings.ablation_sentence(
