@@ -104,6 +104,14 @@ CSS = """
     white-space: normal !important; }
   #models-table td::before { content: attr(data-label) ": "; font-weight: 600; }
 }
+/* Gradio writes a toast's title from its type, in English, whatever the page's language: a page
+   in Chinese shows the Chinese word instead (the English stays in the page, hidden). */
+html[lang^="zh"] .toast-title { visibility: hidden; font-size: 0 !important; }
+html[lang^="zh"] .toast-title::before { visibility: visible; font-size: var(--text-lg); }
+html[lang^="zh"] .toast-title.error::before { content: "错误"; }
+html[lang^="zh"] .toast-title.warning::before { content: "警告"; }
+html[lang^="zh"] .toast-title.info::before { content: "提示"; }
+html[lang^="zh"] .toast-title.success::before { content: "成功"; }
 /* Less side padding where the screen is narrow (outside the app's scope, so no @media). */
 .main.app { padding-left: clamp(8px, 3vw, 32px) !important; padding-right: clamp(8px, 3vw, 32px) !important; }
 """

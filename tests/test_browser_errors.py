@@ -35,11 +35,14 @@ def test_a_broken_upload_is_refused_in_chinese(browser, url, tmp_path):
         page.locator("#pose-input input[type=file]").set_input_files(str(notes))
         toast = page.locator(".toast-body.error").first
         toast.wait_for(state="visible", timeout=90_000)
-        # The message; the toast's header is Gradio's own word for its type ("Error"), which Gradio
-        # 6.31 writes from the type in the browser, whatever title the server sends.
         shown = toast.locator('[data-testid="toast-text"]').all_inner_texts()
         assert shown and all("不是能读取的图片格式" in text for text in shown), shown
         assert english_words(shown, MESSAGE_WORDS) == []
+        # The header: Gradio 6.31 writes it from the toast's type in English ("Error"), whatever
+        # title the server sends; the app's style shows the Chinese word in its place.
+        header = toast.locator(".toast-title").evaluate(
+            "el => [getComputedStyle(el, '::before').content, getComputedStyle(el).visibility]")
+        assert header == ['"错误"', "hidden"], header
     finally:
         page.screenshot(path=str(ARTIFACTS / "error_toast_zh.png"), full_page=True)
         page.context.close()
