@@ -68,6 +68,7 @@ THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="amber")
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
 .language-note { font-size: 0.85em; opacity: 0.75; }
+.opening-flag { display: none !important; }  /* shared.ui.opened_by's flag: in the page, never seen */
 .tab-question p { font-size: 1.25em; font-weight: 600; margin: 0.3em 0; }
 /* Phones: side-by-side panels stack, wide tables scroll inside their own box, and long
    model names wrap instead of widening the page. */

@@ -251,13 +251,15 @@ def opened_by(tab: gr.Tab) -> Iterator[None]:
     button or a `?tab=` link), not on every page load, so the tab a visitor opens is the only
     one computing.
 
-    Gradio fires `Tab.select` for every selection, programmatic ones included; the flag's
-    `change` fires only when it first turns true, so returning to a tab keeps what is on it.
-    (The flag is set through the queue: a State changed by a `queue=False` event fires no
-    `change` in Gradio 6.31.)
+    Gradio fires `Tab.select` for every selection, programmatic ones included. The select
+    writes "opened" into a hidden text box in the browser (no request), and the box's
+    `change` fires only when its value first changes, so the first opening costs one round
+    trip, not two, and returning to a tab keeps what is on it and sends nothing.
     """
-    opened = gr.State(False)
-    tab.select(lambda: True, outputs=opened, api_visibility="private", show_progress="hidden", **LIGHT_QUEUE)
+    opened = gr.Textbox("", show_label=False, container=False, interactive=False,
+                        elem_classes="opening-flag")  # hidden by the app's style, kept mounted
+    tab.select(None, js="() => 'opened'", outputs=opened, api_visibility="private", queue=False,
+               show_progress="hidden")
     token = _OPENING.set(opened.change)
     try:
         yield
