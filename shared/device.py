@@ -106,6 +106,24 @@ def machine_description() -> str:
             f"torch {torch.__version__}")
 
 
+def code_version(root: str | None = None) -> dict[str, str | bool] | None:
+    """The commit of the checkout this project runs from (or `root`), and whether it had
+    uncommitted changes (None outside a git checkout). A training module takes it when it is imported, so
+    a results file names the code the run was started with, even if the checkout moves on
+    while a long run goes."""
+    import subprocess
+
+    root = root or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "modified": bool(status.strip())}
+
+
 def describe() -> str:
     """A one-line name of the machine, printed beside every measured figure."""
     dev = pick_device()

@@ -373,3 +373,17 @@ def test_bad_images_get_plain_messages(tmp_path, payload, message):
         source = saved(Image.new("L", (20000, 20000)), tmp_path, "bomb.png")
     with pytest.raises(BadInput, match=message):
         load_image(source)
+
+
+def test_code_version_names_the_checkout_or_nothing(tmp_path):
+    import subprocess
+
+    from shared import device
+
+    found = device.code_version()
+    if found is not None:  # a git checkout (CI's fresh clone is one): the commit git itself reports
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(device.__file__).parents[1],
+                              capture_output=True, text=True).stdout.strip()
+        assert found["commit"] == head and isinstance(found["modified"], bool)
+    # Outside a checkout (a copy without .git) there is nothing to name.
+    assert device.code_version(str(tmp_path)) is None

@@ -33,10 +33,12 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from shared.device import machine_description
+from shared.device import code_version, machine_description
 
 from .data import PAIRS, TRAIN_SIZE, unpaired_batch
 from .model import BUNDLED, PatchDiscriminator, ResnetGenerator, load_pair
+
+CODE = code_version()  # the code this process runs, written into its results file
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -311,7 +313,7 @@ def main(argv: list[str] | None = None) -> dict:
         "steps": stop,
         "planned_steps": args.steps,
         "training_seconds": round(training_seconds, 1),
-        "machine": machine_description(),
+        "machine": machine_description(), "code": CODE,
     }
     if args.init_from is not None:
         training["init_from"] = str(args.init_from)

@@ -36,10 +36,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from shared.device import code_version
+
 from .experiment import ARMS, RunConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STATE = Path(__file__).resolve().parents[2] / "runs" / "detection_sweep"
+CODE = code_version()  # the code this process runs, written into each results file
 LR_GRID = (0.005, 0.01, 0.02, 0.04)
 MAIN_ARMS = ("ce", "focal", "ohem")
 LEVELS = (1, 8, 2, 4)  # objects per scene, extremes first
@@ -199,7 +202,7 @@ def run_one(cfg: RunConfig, folder: Path) -> dict:
     result = {"config": cfg.as_dict() | {"run_id": cfg.run_id, "arm_params": ARMS[cfg.arm].params,
                                          "prior": ARMS[cfg.arm].prior},
               "training": record, "metrics": metrics, "machine": machine(),
-              "finished": time.strftime("%F %T")}
+              "code": CODE, "finished": time.strftime("%F %T")}
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{cfg.run_id}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(result, indent=1))

@@ -33,12 +33,14 @@ import torch
 from safetensors.torch import save_file
 from tqdm import tqdm
 
-from shared.device import machine_description
+from shared.device import code_version, machine_description
 from shared.training_state import load_state, save_state, state_paths
 
 from . import bottomup, topdown
 from .data import FLIP_INDEX, make_scene, split_seed, to_tensor
 from .styles import make_styled_scene
+
+CODE = code_version()  # the code this process runs, written into its results file
 
 DATA = ("plain", "styled")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -336,7 +338,7 @@ def main(argv: list[str] | None = None) -> dict:
         "lr": args.lr, "max_minutes": args.max_minutes, "warmup": args.warmup,
         "weight_decay": args.weight_decay, "clip": args.clip,
         "seed": args.seed, "data_seed": args.data_seed, "training_seconds": round(training_seconds, 1),
-        "machine": machine_description(),
+        "machine": machine_description(), "code": CODE,
         "parameters": sum(p.numel() for p in model.parameters()),
         "data": args.data, "curve": history,
     }
