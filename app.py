@@ -13,6 +13,7 @@ import spaces  # noqa: F401
 
 import argparse
 import importlib
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -117,7 +118,9 @@ html[lang^="zh"] .toast-title.success::before { content: "成功"; }
 .main.app { padding-left: clamp(8px, 3vw, 32px) !important; padding-right: clamp(8px, 3vw, 32px) !important; }
 """
 # Gradio 6 takes theme, css and translations at launch; tests and benchmarks launch the same way.
-STYLE = {"theme": THEME, "css": CSS, "i18n": I18N}
+# The page script puts Gradio's own progress line in the page's language (shared/page_language.js).
+PAGE_JS = (Path(__file__).resolve().parent / "shared" / "page_language.js").read_text(encoding="utf-8")
+STYLE = {"theme": THEME, "css": CSS, "i18n": I18N, "js": PAGE_JS}
 
 
 def tab_order(names: list[str] | None = None) -> list[str]:

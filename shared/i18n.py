@@ -32,6 +32,15 @@ ZH: dict[str, str] = {}
 for _file in LOCALE_FILES:
     ZH.update(yaml.safe_load(_file.read_text(encoding="utf-8")) or {})
 
+# Gradio's own texts that its Simplified Chinese lacks, under Gradio's keys; the browser fills in
+# their placeholders. (The progress line over an output is not among its translations at all:
+# shared/page_language.js puts that one in Chinese.)
+GRADIO_TEXTS = {
+    "status.queue_position": ("In queue: {position} of {size}", "排队中：第 {position} 位，共 {size} 位"),
+}
+for _key, (_english, _chinese) in GRADIO_TEXTS.items():
+    EN[_key], ZH[_key] = _english, _chinese
+
 # The dictionaries are held by reference, so keys added by `tr` after this line are sent too.
 I18N = gr.I18n(en=EN, **{"zh-CN": ZH})
 

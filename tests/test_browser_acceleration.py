@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from conftest import ARTIFACTS, CHROMIUM
@@ -76,6 +78,12 @@ def test_acceleration_tab_in_chinese_shows_no_english(kept, browser, app_url):
     page = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN").new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Every text Gradio's progress line over an output shows while the measurement runs, read
+    # as it is painted: after every observer of the change, the page's own included, has run.
+    page.add_init_script("""window.progressTexts = new Set();
+        new MutationObserver(() => queueMicrotask(() => document.querySelectorAll('.progress-text').forEach(
+            (el) => window.progressTexts.add(el.textContent)))).observe(document,
+            {subtree: true, childList: true, characterData: true});""")
     try:
         page.goto(f"{app_url}?tab=acceleration")
         page.wait_for_function("document.querySelector('#acceleration-summary')?.innerText.includes('之前于')",
@@ -98,6 +106,11 @@ def test_acceleration_tab_in_chinese_shows_no_english(kept, browser, app_url):
         page.wait_for_timeout(1500)  # the plot redraws after the text
         table = page.locator("#acceleration-table").inner_text()
         assert "跳过" in table and "需要 CUDA GPU" in table  # the skipped row says why, in Chinese
+        # Gradio writes "processing |" and "queue: 1/1 |" there in English; the page's script
+        # rewrites them (shared/page_language.js).
+        shown = page.evaluate("[...window.progressTexts]")
+        assert any("处理中" in t for t in shown), shown
+        assert [t for t in shown if re.search(r"processing|queue", t)] == [], shown
         assert english_on(page, kept=KEPT_ZH | _machine_words()) == []
         assert page.locator(".toast-body.error").count() == 0 and not errors, errors
     finally:

@@ -50,7 +50,7 @@ def test_roi_tab_in_chinese_shows_no_english(browser, url):
         page.locator("#roi-features").get_by_text("检测器的 FPN", exact=False).click()
         page.locator("#roi-stride").get_by_text("4", exact=True).click()
         shows(page, ".toast-body.error", "只有步长 8 和 16 两层（收到的是 4）")
-        settled(page)  # Gradio's own queue line ("In queue: 1 of 1") is English while an event waits
+        settled(page)  # the page read once no event is left waiting or running
         assert english_on(page, kept=KEPT) == []
     finally:
         page.screenshot(path=str(ARTIFACTS / "roi_zh.png"), full_page=True)
