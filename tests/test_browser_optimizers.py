@@ -206,3 +206,15 @@ def test_switching_the_language_redraws_the_figures_in_it(browser, url):
                            ".layout.title.text.endsWith(': paths')", timeout=30_000)
     assert page.locator("#optimizers-table thead").inner_text().lower().startswith("optimizer")
     page.context.close()
+
+
+def test_the_batch_panel_computes_when_first_opened(page):
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "POST" and "/queue/join" in r.url
+            else None)
+    page.wait_for_timeout(500)
+    assert page.locator("#optimizers-batch-path .js-plotly-plot").count() == 0
+    assert sent == []  # nothing more after the opening's own events
+    page.get_by_role("tab", name="Batch, stochastic, mini-batch").click()
+    page.wait_for_selector("#optimizers-batch-path .js-plotly-plot", state="visible", timeout=60_000)
+    assert len(sent) == 1  # its one event

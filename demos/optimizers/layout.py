@@ -180,7 +180,7 @@ def build(first: Surface, t: Text, about: Callable[[str], Any]) -> SimpleNamespa
 
 
 def _batch_panel(w: SimpleNamespace, t: Text) -> None:
-    with gr.Tab(t("tab_batch", "Batch, stochastic, mini-batch")):
+    with gr.Tab(t("tab_batch", "Batch, stochastic, mini-batch")) as w.batch_tab:
         gr.Markdown(
             t(
                 "batch_intro",
@@ -204,7 +204,7 @@ def _batch_panel(w: SimpleNamespace, t: Text) -> None:
                 w.b_lr = gr.Number(0.1, label=t("lr", "learning rate"))
                 w.b_seed = ui_inputs.Number(0, precision=0, label=t("data_seed", "data seed"))
             with gr.Column(scale=3):
-                w.path_plot = gr.Plot(show_label=False)
+                w.path_plot = gr.Plot(show_label=False, elem_id="optimizers-batch-path")
                 with gr.Row():
                     w.epoch_plot = gr.Plot(show_label=False)
                     w.evals_plot = gr.Plot(show_label=False)

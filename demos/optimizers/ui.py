@@ -316,5 +316,8 @@ def create_demo() -> gr.Blocks:
         gr.on([w.model.change, w.n_samples.release, w.batch_size.release, w.epochs.release,
                w.b_lr.change, w.b_seed.change], batch_modes_run, b_inputs, b_outputs, api_name="batch_modes",
               trigger_mode="always_last", **light)
-        gr.on(opened, batch_modes_run, b_inputs, b_outputs, api_visibility="private", **light)
+        # The batch panel is a tab of its own inside this one: it computes when it is first opened.
+        with ui.opened_by(w.batch_tab):
+            gr.on([ui.when_opened(demo), w.relabel.click], batch_modes_run, b_inputs, b_outputs,
+                  api_visibility="private", **light)
     return demo
