@@ -166,3 +166,12 @@ def test_readme_calibration_table_matches_its_results_file() -> None:
     assert f"| defaults (person 0.2; NMS 0.6) | {cell(top, 0.6, 0.2)} | {cell(bottom, None, 0.2)} |" in readme
     assert f"| top-down NMS 0.4, person 0.2 | {cell(top, 0.4, 0.2)} | | |" in readme
     assert f"| bottom-up person 0.3 | | | {cell(bottom, None, 0.3)} |" in readme
+
+
+def test_a_lengthened_run_is_found_in_its_curve():
+    from demos.pose.evaluate import schedule_restarts
+
+    curve = [{"step": 100, "lr": 0.002}, {"step": 200, "lr": 0.0019}, {"step": 400, "lr": 1e-6},
+             {"step": 600, "lr": 0.0011}, {"step": 800, "lr": 0.0005}]
+    assert schedule_restarts(curve, warmup=100) == [(400, 600)]
+    assert schedule_restarts([{"step": 50, "lr": 1e-4}, {"step": 100, "lr": 0.002}], warmup=100) == []

@@ -160,6 +160,14 @@ def draw_plot(table: dict[str, list[float]], counts: tuple[int, ...], path: Path
     image.save(path)
 
 
+def schedule_restarts(curve: list[dict], warmup: int) -> list[tuple[int, int]]:
+    """Where a run was lengthened: (step it resumed at, the curve's next step) for each place the
+    learning rate rose between two curve points after the warm-up. A run resumed with more
+    `--steps` re-plans its cosine over the new total, so the rate jumps back up there."""
+    return [(a["step"], b["step"]) for a, b in zip(curve, curve[1:], strict=False)
+            if a["step"] > warmup and b["lr"] > a["lr"] * 1.01]
+
+
 def write_card(path: Path, meta: dict) -> None:
     """A model card in Markdown: what was trained, how, and what it measured."""
     name = meta["model"]
@@ -169,7 +177,7 @@ def write_card(path: Path, meta: dict) -> None:
         "topdown": "Top-down pose: the person detector, then a SimpleBaselines-style heat-map network "
                    "(residual backbone to stride 16, three deconvolutions, 17 heat-maps at 32x24) on a "
                    "64x48 crop of every detected person.",
-        "bottomup": "Bottom-up pose: one U-shaped network on the whole image (letterboxed to 128 px) "
+        "bottomup": "Bottom-up pose: one U-shaped network on the whole image (letterboxed to its input size) "
                     "predicting 17 keypoint heat-maps and 19 part affinity fields at stride 4, then "
                     "OpenPose-style greedy grouping.",
     }[name]
@@ -184,6 +192,12 @@ def write_card(path: Path, meta: dict) -> None:
     cut = (f" (a {meta['max_minutes']:g}-minute time budget ended it at step {meta['steps']} of "
            f"{meta['planned_steps']}; the cosine schedule decays over the budget)"
            if meta["steps"] < meta["planned_steps"] else "")
+    lengthened = ""
+    for resumed, seen in schedule_restarts(meta.get("curve", []), meta["warmup"]):
+        lr_then = next(c["lr"] for c in meta["curve"] if c["step"] == seen)
+        lengthened += (f"- Lengthened at step {resumed}: training resumed there with the cosine re-planned\n"
+                       f"  over {meta['planned_steps']} steps, so the rate rose again (to {lr_then:.2g} by "
+                       f"step {seen}): a warm restart.\n")
     kind = "box" if box else "keypoint"
     data_line = {
         "plain": "generated multi-person scenes (demos/pose/data.py), 128x128, 1-6 articulated figures in\n"
@@ -211,7 +225,7 @@ def write_card(path: Path, meta: dict) -> None:
 - Training: {meta['steps']} steps x batch {meta['batch_size']}{cut}, AdamW lr {meta['lr']} (warm-up
   {meta['warmup']}, cosine), weight decay {meta['weight_decay']}, grad-norm clip {meta['clip']},
   init seed {meta['seed']}; {meta['training_seconds'] / 60:.1f} min on {meta['machine']}.
-{timing}
+{lengthened}{timing}
 ## Validation ({kind} AP by pycocotools COCOeval, {val_scenes})
 
 | metric | value |
