@@ -29,7 +29,7 @@ from shared.registry import ROOT, BundledFile, specs
 
 # packages.txt: Debian packages a Space installs (a font with Chinese glyphs, for the Chinese
 # texts drawn into pictures).
-SPACE_FILES = ["app.py", "requirements.txt", "packages.txt", "LICENSE", "shared/*.py",
+SPACE_FILES = ["app.py", "requirements.txt", "packages.txt", "LICENSE", "shared/*.py", "shared/*.js",
                "shared/locales/*.yaml", "demos/*.py", "demos/*/*.py",
                # what the tabs read as they run: scripts, measured results, the domain ranges
                "demos/*.json", "demos/*/*.js", "demos/*/*.json", "demos/*/results/*.json",
