@@ -108,8 +108,8 @@ def machine_description() -> str:
 
 def code_version(root: str | None = None) -> dict[str, str | bool] | None:
     """The commit of the checkout this project runs from (or `root`), and whether it had
-    uncommitted changes (None outside a git checkout). A training module takes it when it is imported, so
-    a results file names the code the run was started with, even if the checkout moves on
+    uncommitted changes (None outside a git checkout). A trainer takes it as it starts, so a
+    results file names the code the run was started with, even if the checkout moves on
     while a long run goes."""
     import subprocess
 

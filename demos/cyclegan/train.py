@@ -38,8 +38,6 @@ from shared.device import code_version, machine_description
 from .data import PAIRS, TRAIN_SIZE, unpaired_batch
 from .model import BUNDLED, PatchDiscriminator, ResnetGenerator, load_pair
 
-CODE = code_version()  # the code this process runs, written into its results file
-
 RESULTS = Path(__file__).resolve().parent / "results"
 
 NETS = ("G_AB", "G_BA", "D_A", "D_B")
@@ -219,6 +217,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    code = code_version()  # the code this run starts with, written into its results file
     args = parse_args(argv)
     args.size = args.size or TRAIN_SIZE[args.pair]
     if args.threads > 0:
@@ -313,7 +312,7 @@ def main(argv: list[str] | None = None) -> dict:
         "steps": stop,
         "planned_steps": args.steps,
         "training_seconds": round(training_seconds, 1),
-        "machine": machine_description(), "code": CODE,
+        "machine": machine_description(), "code": code,
     }
     if args.init_from is not None:
         training["init_from"] = str(args.init_from)

@@ -42,7 +42,6 @@ from .experiment import ARMS, RunConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STATE = Path(__file__).resolve().parents[2] / "runs" / "detection_sweep"
-CODE = code_version()  # the code this process runs, written into each results file
 LR_GRID = (0.005, 0.01, 0.02, 0.04)
 MAIN_ARMS = ("ce", "focal", "ohem")
 LEVELS = (1, 8, 2, 4)  # objects per scene, extremes first
@@ -189,8 +188,9 @@ def _claim(cfg: RunConfig) -> Path | None:
     return lock
 
 
-def run_one(cfg: RunConfig, folder: Path) -> dict:
-    """Train, evaluate and write one run's results file (atomically)."""
+def run_one(cfg: RunConfig, folder: Path, code: dict | None = None) -> dict:
+    """Train, evaluate and write one run's results file (atomically); `code` is the worker's
+    `code_version()`, taken when it started."""
     from .experiment import train
     from .model import save_checkpoint
     from .stats import evaluate_run
@@ -202,7 +202,7 @@ def run_one(cfg: RunConfig, folder: Path) -> dict:
     result = {"config": cfg.as_dict() | {"run_id": cfg.run_id, "arm_params": ARMS[cfg.arm].params,
                                          "prior": ARMS[cfg.arm].prior},
               "training": record, "metrics": metrics, "machine": machine(),
-              "code": CODE, "finished": time.strftime("%F %T")}
+              "code": code, "finished": time.strftime("%F %T")}
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{cfg.run_id}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(result, indent=1))
@@ -239,6 +239,7 @@ def write_levels(folder: Path, levels: list[int]) -> None:
 
 def work(args: argparse.Namespace) -> None:
     """One worker: take the next run nobody has, until the plan is done."""
+    code = code_version()  # the code this worker loaded, written into each results file
     while True:
         runs, _ = read_results(args.results)
         plan, waiting = (custom_plan(args), 0) if args.arms else full_plan(runs)
@@ -251,7 +252,7 @@ def work(args: argparse.Namespace) -> None:
                 continue
             try:
                 if cfg.run_id not in read_results(args.results)[0]:
-                    run_one(cfg, args.results)
+                    run_one(cfg, args.results, code)
             finally:
                 lock.unlink(missing_ok=True)
             break

@@ -40,8 +40,6 @@ from . import bottomup, topdown
 from .data import FLIP_INDEX, make_scene, split_seed, to_tensor
 from .styles import make_styled_scene
 
-CODE = code_version()  # the code this process runs, written into its results file
-
 DATA = ("plain", "styled")
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -250,6 +248,7 @@ def export(name: str, model: torch.nn.Module, meta: dict, out: Path, detector: P
 
 
 def main(argv: list[str] | None = None) -> dict:
+    code = code_version()  # the code this run starts with, written into its results file
     parser = argparse.ArgumentParser(description="Train a pose model on generated scenes")
     parser.add_argument("--model", choices=MODELS, required=True)
     parser.add_argument("--steps", type=int, default=0, help="0: the model's default")
@@ -338,7 +337,7 @@ def main(argv: list[str] | None = None) -> dict:
         "lr": args.lr, "max_minutes": args.max_minutes, "warmup": args.warmup,
         "weight_decay": args.weight_decay, "clip": args.clip,
         "seed": args.seed, "data_seed": args.data_seed, "training_seconds": round(training_seconds, 1),
-        "machine": machine_description(), "code": CODE,
+        "machine": machine_description(), "code": code,
         "parameters": sum(p.numel() for p in model.parameters()),
         "data": args.data, "curve": history,
     }
