@@ -230,10 +230,6 @@ def paper_sentence(summary: dict, lang: str = ENGLISH) -> str:
 GAMMA_ARMS = {"ce": 0, "focal-g0.5": 0.5, "focal-g1": 1, "focal": 2, "focal-g5": 5}  # γ = 0 is α-CE
 
 
-def _overlap(a: dict, b: dict) -> bool:
-    return a["low"] <= b["high"] and b["low"] <= a["high"]
-
-
 def ablation_sentence(summary: dict, lang: str = ENGLISH, objects: int = 1) -> str:
     """What the two ablations of the paper's gap say at `objects`: CE without the prior
     initialisation, and AP against γ; the pending sentence while either has fewer than two seeds."""
@@ -258,7 +254,7 @@ def ablation_sentence(summary: dict, lang: str = ENGLISH, objects: int = 1) -> s
         base = sweep[0]["agnostic"]
         above = [g for g, c in sweep.items() if g and c["agnostic"]["low"] > base["high"]]
         below = [g for g, c in sweep.items() if g and c["agnostic"]["high"] < base["low"]]
-        if all(_overlap(c["agnostic"], base) for g, c in sweep.items() if g):
+        if not above and not below:  # every interval overlaps γ = 0's
             verdict = _t("gamma_flat", lang)
         else:
             verdict = _sep("space", lang).join(
