@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from demos.pose import bottomup
+from demos.pose import bottomup, topdown
 from demos.pose.data import NUM_KEYPOINTS
 from demos.pose.goals import measure, pck_counts
 from demos.pose.styles import HELDOUT_STYLES, TRAIN_STYLES, make_styled_scene, styled_ground_truth
@@ -175,3 +175,33 @@ def test_a_lengthened_run_is_found_in_its_curve():
              {"step": 600, "lr": 0.0011}, {"step": 800, "lr": 0.0005}]
     assert schedule_restarts(curve, warmup=100) == [(400, 600)]
     assert schedule_restarts([{"step": 50, "lr": 1e-4}, {"step": 100, "lr": 0.002}], warmup=100) == []
+
+
+def test_init_from_continues_a_bundled_run_with_its_record(tmp_path: Path) -> None:
+    """--init-from: the bundled weights come back exactly, the new run continues the finished run's
+    step and curve, and the rate warms up again for the fresh AdamW moments."""
+    from safetensors.torch import load_file
+
+    from demos.pose.train import init_from, rewarm
+
+    bundled = Path("checkpoints/pose_bottomup.safetensors")
+    results = tmp_path / "results"
+    results.mkdir()
+    curve = [{"step": 4, "seconds": 8.0, "lr": 0.002}]
+    (results / "pose_bottomup_plain.json").write_text(json.dumps(
+        {"steps": 4, "training_seconds": 8.0, "curve": curve}))
+    net = bottomup.BottomUpNet()
+    assert init_from(net, "bottomup", bundled, results / "pose_bottomup_plain.json") == (4, 8.0, curve)
+    stored = load_file(str(bundled))
+    assert all(torch.equal(v, stored[f"net.{k}"].float()) for k, v in net.state_dict().items())
+    with pytest.raises(SystemExit, match="no detector weights"):
+        init_from(topdown.build_person_detector(0), "detector", bundled, results / "x.json")
+
+    assert [rewarm(s, 4, 4) for s in (4, 5, 7, 9)] == [0.25, 0.5, 1.0, 1.0]
+    assert rewarm(0, -1, 4) == 1.0  # no --init-from: the schedule alone
+    meta = train_main(["--model", "bottomup", "--init-from", str(bundled), "--steps", "6",
+                       "--batch-size", "2", "--warmup", "2", "--eval-n", "0", "--threads", "1",
+                       "--results", str(results), "--out", str(tmp_path),
+                       "--state-dir", str(tmp_path / "state")])
+    assert meta["steps"] == 6 and meta["init_from"]["step"] == 4
+    assert [c["step"] for c in meta["curve"]][:1] == [4]  # the finished run's curve comes first

@@ -195,9 +195,12 @@ def write_card(path: Path, meta: dict) -> None:
     lengthened = ""
     for resumed, seen in schedule_restarts(meta.get("curve", []), meta["warmup"]):
         lr_then = next(c["lr"] for c in meta["curve"] if c["step"] == seen)
+        fresh = meta.get("init_from", {}).get("step") == resumed
         lengthened += (f"- Lengthened at step {resumed}: training resumed there with the cosine re-planned\n"
                        f"  over {meta['planned_steps']} steps, so the rate rose again (to {lr_then:.2g} by "
-                       f"step {seen}): a warm restart.\n")
+                       f"step {seen}): a warm restart"
+                       + ("; the weights came from the bundled checkpoint and AdamW started with fresh\n"
+                          "  moments, so the rate warmed up again first.\n" if fresh else ".\n"))
     kind = "box" if box else "keypoint"
     data_line = {
         "plain": "generated multi-person scenes (demos/pose/data.py), 128x128, 1-6 articulated figures in\n"

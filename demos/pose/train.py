@@ -18,6 +18,12 @@ bottom-up net letterboxes scenes to `--input-size` (128 by default; its checkpoi
 records the size, and inference runs at it). A styled run that finishes with an
 evaluation also measures the goals (goals.py) and writes them, with the training
 curve, to <results>/pose_<model>_styled.json.
+
+`--init-from <checkpoint>` continues a finished run on a machine without its saved
+state: the model's weights come from a bundled checkpoint (top-down's holds the
+detector and the heat-map net), its step, time and curve from the run's results
+file, and AdamW starts with fresh moments, so the rate warms up again over
+--warmup steps before the cosine, re-planned over the new --steps, takes over.
 """
 
 from __future__ import annotations
@@ -60,6 +66,32 @@ def learning_rate(step: int, base: float, warmup: int, total: int, time_progress
         return base * (step + 1) / warmup
     progress = max((step - warmup) / max(1, total - warmup), time_progress)
     return base * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+# The prefix of each model's weights inside a bundled checkpoint (`export` writes them).
+BUNDLED_PREFIX = {"detector": "detector.", "topdown": "keypoints.", "bottomup": "net."}
+
+
+def init_from(model: torch.nn.Module, name: str, checkpoint: Path, results: Path) -> tuple[int, float, list]:
+    """Load `name`'s weights from a bundled checkpoint into `model`; return the finished run's
+    (step, training seconds, curve) from its results file, so the new run continues its record."""
+    from safetensors.torch import load_file
+
+    prefix = BUNDLED_PREFIX[name]
+    tensors = load_file(str(checkpoint))
+    weights = {k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
+    if not weights:
+        raise SystemExit(f"{checkpoint} holds no {name} weights (keys starting {prefix!r})")
+    model.load_state_dict(weights)
+    if not results.is_file():
+        raise SystemExit(f"{results} is missing: --init-from continues a run whose results file is here")
+    record = json.loads(results.read_text())
+    return int(record["steps"]), float(record["training_seconds"]), list(record.get("curve", []))
+
+
+def rewarm(step: int, init_step: int, warmup: int) -> float:
+    """The factor on the rate after --init-from: fresh Adam moments get a linear warm-up again."""
+    return 1.0 if init_step < 0 else min(1.0, (step - init_step + 1) / max(1, warmup))
 
 
 def train_scene(index: int, data: str = "plain") -> tuple:
@@ -262,6 +294,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=Path("checkpoints"))
     parser.add_argument("--state-dir", type=Path, default=Path("runs/pose"))
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="continue a finished run from a bundled checkpoint and its results file")
     parser.add_argument("--checkpoint-every", type=int, default=200)
     parser.add_argument("--max-minutes", type=float, default=0.0,
                         help="time budget: the schedule decays over it, then training stops and exports")
@@ -288,11 +322,17 @@ def main(argv: list[str] | None = None) -> dict:
 
     model = build(args.model, args.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    start, elapsed, history = 0, 0.0, []
+    start, elapsed, history, init_step = 0, 0.0, [], -1
+    results_path = args.results / f"pose_{args.model}_{args.data}.json"
+    if args.init_from is not None:  # a saved state, when resuming, overrides the weights
+        start, elapsed, history = init_from(model, args.model, args.init_from, results_path)
+        init_step = start
+        print(f"{stem}: weights from {args.init_from}, continuing at step {start} with fresh AdamW moments")
     if args.resume and state_paths(args.state_dir, stem)[1].exists():
         info = load_state(args.state_dir, stem, model, optimizer)
         start, elapsed = info["step"], info["elapsed_seconds"]
-        history = info.get("history", [])
+        history, init_step = info.get("history", []), info.get("init_step", -1)
+        args.init_from = args.init_from or info["args"].get("init_from")
         print(f"resumed {stem} at step {start}")
     stop = start if args.export_now else args.steps
     model.train()
@@ -305,7 +345,8 @@ def main(argv: list[str] | None = None) -> dict:
     for step in bar:
         spent = active / (args.max_minutes * 60) if args.max_minutes > 0 else 0.0
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, args.lr, args.warmup, args.steps, spent)
+            group["lr"] = (learning_rate(step, args.lr, args.warmup, args.steps, spent)
+                           * rewarm(step, init_step, args.warmup))
         losses = step_loss(args.model, model, step, args.batch_size, args.data_seed, args.data,
                            args.input_size)
         optimizer.zero_grad(set_to_none=True)
@@ -326,7 +367,7 @@ def main(argv: list[str] | None = None) -> dict:
                            | {k: round(sum(v) / len(v), 5) for k, v in window.items()})
             window = {}
             save_state(args.state_dir, stem, model, optimizer, {
-                "step": done, "elapsed_seconds": active, "history": history,
+                "step": done, "elapsed_seconds": active, "history": history, "init_step": init_step,
                 "args": {k: str(v) for k, v in vars(args).items()}})
         if out_of_time:
             print(f"time budget spent at step {done} of {args.steps}; exporting")
@@ -341,6 +382,8 @@ def main(argv: list[str] | None = None) -> dict:
         "parameters": sum(p.numel() for p in model.parameters()),
         "data": args.data, "curve": history,
     }
+    if init_step >= 0:  # the record says where the weights came back from, and that Adam restarted
+        meta["init_from"] = {"checkpoint": str(args.init_from), "step": init_step, "optimizer": "fresh AdamW"}
     if args.model == "bottomup":
         meta["input_size"] = args.input_size
     if args.no_export:
@@ -348,7 +391,7 @@ def main(argv: list[str] | None = None) -> dict:
         return meta
     meta = export(args.model, model.eval(), meta, args.out, args.detector, args.eval_n)
     if args.eval_n and "val" in meta:  # a finished, evaluated run: its results file
-        write_results(args.results / f"pose_{args.model}_{args.data}.json", meta, args.out)
+        write_results(results_path, meta, args.out)
     return meta
 
 
