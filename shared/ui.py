@@ -240,9 +240,14 @@ def open_tab_from_link_js(known: Collection[str]) -> str:
             f": {{__type__: 'update'}}; }}")
 
 
-# The event that computes a tab's first result. In the suite, `opened_by` sets it around each
-# tab to the tab's first opening; on a single-demo page it is unset and the page's load does it.
-_OPENING: contextvars.ContextVar[Callable[..., Any] | None] = contextvars.ContextVar("opening", default=None)
+# The flags of the tab being built: in the suite, `opened_by` collects them around each tab and its
+# select sets them all; on a single-demo page it is unset and the page's load sets each one.
+_OPENING: contextvars.ContextVar[list[gr.Textbox] | None] = contextvars.ContextVar("opening", default=None)
+
+
+def _opening_flag() -> gr.Textbox:
+    """A text box in the page, hidden by the app's style and kept mounted, that says "opened"."""
+    return gr.Textbox("", show_label=False, container=False, interactive=False, elem_classes="opening-flag")
 
 
 @contextlib.contextmanager
@@ -252,25 +257,39 @@ def opened_by(tab: gr.Tab) -> Iterator[None]:
     one computing.
 
     Gradio fires `Tab.select` for every selection, programmatic ones included. The select
-    writes "opened" into a hidden text box in the browser (no request), and the box's
-    `change` fires only when its value first changes, so the first opening costs one round
-    trip, not two, and returning to a tab keeps what is on it and sends nothing.
+    writes "opened" into hidden text boxes in the browser (no request), and a box's `change`
+    fires only when its value first changes, so the first opening costs one round trip, not
+    two, and returning to a tab keeps what is on it and sends nothing.
     """
-    opened = gr.Textbox("", show_label=False, container=False, interactive=False,
-                        elem_classes="opening-flag")  # hidden by the app's style, kept mounted
-    tab.select(None, js="() => 'opened'", outputs=opened, api_visibility="private", queue=False,
-               show_progress="hidden")
-    token = _OPENING.set(opened.change)
+    flags: list[gr.Textbox] = []
+    token = _OPENING.set(flags)
     try:
         yield
     finally:
         _OPENING.reset(token)
+    if flags:
+        tab.select(None, js=f"() => {json.dumps(['opened'] * len(flags))}", outputs=flags,
+                   api_visibility="private", queue=False, show_progress="hidden")
 
 
 def when_opened(demo: gr.Blocks) -> Callable[..., Any]:
-    """The trigger for a tab's first result: its first opening in the suite (see `opened_by`), or
-    `demo.load` when the tab is served alone. Call it like `demo.load`, or pass it to `gr.on`."""
-    return _OPENING.get() or demo.load
+    """The trigger for one of a tab's first results: its first opening in the suite (see
+    `opened_by`), or the page's load when the tab is served alone. Call it like `demo.load`, or
+    pass it to `gr.on`.
+
+    Each call gets a trigger of its own (a hidden flag's `change`): Gradio 6.31 runs the
+    listeners of one trigger one after another, each waiting for the last to finish, so a tab
+    whose first results shared one trigger showed the last of them only after all the others
+    had been computed. With a trigger each, they start together and the queue's pools decide
+    how many run at once."""
+    flag = _opening_flag()
+    flags = _OPENING.get()
+    if flags is None:  # served alone: the page's load sets the flag, in the browser
+        demo.load(None, js="() => 'opened'", outputs=flag, api_visibility="private", queue=False,
+                  show_progress="hidden")
+    else:
+        flags.append(flag)
+    return flag.change
 
 
 def example_caching() -> dict[str, Any]:

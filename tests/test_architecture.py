@@ -229,3 +229,23 @@ def test_the_suite_computes_nothing_when_its_page_loads():
     # optimizer tab's batch panel); a select only marks its tab opened, in the browser.
     assert set(tab_titles()) - {"overview"} <= set(tab_selects) and "overview" not in tab_selects
     assert all(fn.fn is None for fn in tab_selects.values())
+
+
+def test_each_first_result_has_an_opening_trigger_of_its_own():
+    """Gradio runs the listeners of one trigger one after another, each waiting for the last to
+    finish; a tab's first results each get their own opening flag, so they start together."""
+    import gradio as gr
+
+    from app import build_app
+
+    suite = build_app()
+    flags = {key for key, b in suite.blocks.items()
+             if isinstance(b, gr.Textbox) and "opening-flag" in (b.elem_classes or [])}
+    listeners: dict[int, list[str]] = {}
+    for fn in suite.fns.values():
+        for block, event in fn.targets:
+            if block in flags and event == "change" and fn.fn is not None:
+                listeners.setdefault(block, []).append(fn.name)
+    assert len(listeners) >= 20, "every tab's opening events are found"
+    shared = {flag: names for flag, names in listeners.items() if len(names) > 1}
+    assert not shared, shared

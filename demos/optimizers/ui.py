@@ -306,10 +306,13 @@ def create_demo() -> gr.Blocks:
 
         # The first picture, and again in the new language when the page switches (player.js).
         demo.load(None, js=PLAYER_JS)
-        opened = [ui.when_opened(demo), w.relabel.click]
-        gr.on(opened, optimize, run_inputs, outputs, api_visibility="private", **light)
-        gr.on(opened, step_view, step_inputs, [w.step_plot, w.step_text], api_visibility="private", **light)
-        gr.on(opened, _rules, None, w.rules, api_visibility="private", **light)
+        # Each its own opening trigger, so the three start together (shared.ui.when_opened).
+        gr.on([ui.when_opened(demo), w.relabel.click], optimize, run_inputs, outputs,
+              api_visibility="private", **light)
+        gr.on([ui.when_opened(demo), w.relabel.click], step_view, step_inputs, [w.step_plot, w.step_text],
+              api_visibility="private", **light)
+        gr.on([ui.when_opened(demo), w.relabel.click], _rules, None, w.rules, api_visibility="private",
+              **light)
 
         b_inputs = [w.model, w.n_samples, w.batch_size, w.epochs, w.b_lr, w.b_seed]
         b_outputs = [w.path_plot, w.epoch_plot, w.evals_plot, w.b_table, w.b_data]
