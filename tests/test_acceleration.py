@@ -10,6 +10,7 @@ ignored with a message.
 
 from __future__ import annotations
 
+import math
 import threading
 
 import pytest
@@ -194,8 +195,11 @@ def test_the_benchmark_rows_cover_every_pretrained_detector_and_keypoint_rcnn():
     assert set(bench.PRETRAINED) == wanted
     rows = [bench._pretrained_row("fasterrcnn_mobilenet_v3_large_320_fpn", 3)]
     for r in rows:
-        assert r["unit"] == "×" and r["median_ms"] > 0 and r["met"] in (True, False)
-        assert "bf16 autocast + channels-last" in r["what"] or "no bf16" in r["what"]
+        assert r["unit"] == "×" and r["met"] in (True, False) and "bf16 autocast + channels-last" in r["what"]
+        if "no bf16" in r["what"]:  # a CPU without bf16 units: the row says so, with no number and no pass
+            assert math.isnan(r["median_ms"]) and r["met"] is False
+        else:
+            assert r["median_ms"] > 0
 
 
 def test_a_pretrained_model_whose_weights_are_cached_is_measured_with_them(tmp_path):
