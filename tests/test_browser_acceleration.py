@@ -58,7 +58,8 @@ SMALL = ("cyclegan-plain2striped", 128, ["channels-last", "bf16 autocast + chann
 # NMS, torch's Linear layers, and the parts of a model int8 quantises (their attribute names: code).
 KEPT_ZH = {"fp", "eager", "inference", "mode", "channels", "last", "bf", "autocast", "torch", "compile",
            "CUDA", "int", "CPU", "GPU", "cpu", "cuda", "CI", "COCO", "Huffman", "NMS", "Linear", "backbone",
-           "body", "head", "net", "keypoints"}
+           "body", "head", "net", "keypoints",
+           "AVX", "BF", "AMX"}  # instruction sets, named where a CPU lacks bf16 units (AVX512-BF16, AMX)
 
 
 def _machine_words() -> set[str]:
