@@ -324,16 +324,16 @@ def main(argv: list[str] | None = None) -> dict:
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     start, elapsed, history, init_step = 0, 0.0, [], -1
     results_path = args.results / f"pose_{args.model}_{args.data}.json"
-    if args.init_from is not None:  # a saved state, when resuming, overrides the weights
-        start, elapsed, history = init_from(model, args.model, args.init_from, results_path)
-        init_step = start
-        print(f"{stem}: weights from {args.init_from}, continuing at step {start} with fresh AdamW moments")
-    if args.resume and state_paths(args.state_dir, stem)[1].exists():
+    if args.resume and state_paths(args.state_dir, stem)[1].exists():  # a saved state comes first
         info = load_state(args.state_dir, stem, model, optimizer)
         start, elapsed = info["step"], info["elapsed_seconds"]
         history, init_step = info.get("history", []), info.get("init_step", -1)
         args.init_from = args.init_from or info["args"].get("init_from")
         print(f"resumed {stem} at step {start}")
+    elif args.init_from is not None:
+        start, elapsed, history = init_from(model, args.model, args.init_from, results_path)
+        init_step = start
+        print(f"{stem}: weights from {args.init_from}, continuing at step {start} with fresh AdamW moments")
     stop = start if args.export_now else args.steps
     model.train()
     # Training time with pauses left out: on a shared machine a run may be stopped from
